@@ -1,0 +1,23 @@
+"""Shared pytest fixtures.
+
+Real test material lives outside the repository in ``../shared/data`` (or ``$STYLEFLOW_SHARED_DATA``);
+tests that need it skip with a reason when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("STYLEFLOW_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path of the shared real test material; skips the test when it is not there."""
+    if not (SHARED_DATA / "README.md").is_file():
+        pytest.skip(f"shared test material not found at {SHARED_DATA} (set STYLEFLOW_SHARED_DATA)")
+    return SHARED_DATA
