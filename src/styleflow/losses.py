@@ -1,0 +1,60 @@
+"""Loss functions of Gatys et al. (content, Gram style, total variation) and Ruder et al. (temporal).
+
+All functions are pure: tensors in, scalar tensor out. Feature maps are ``(B, C, H, W)``;
+images are ``(B, 3, H, W)`` RGB in [0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+import torch.nn.functional as F
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix ``G = F Fᵀ / (C·H·W)`` of ``(B, C, H, W)`` features → ``(B, C, C)``."""
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)
+    return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between feature maps of the same shape."""
+    return F.mse_loss(features, target)
+
+
+def style_loss(
+    features: Mapping[str, torch.Tensor],
+    target_grams: Mapping[str, torch.Tensor],
+    layer_weights: Mapping[str, float],
+) -> torch.Tensor:
+    """``Σ_l w_l · mean((G(F_l) − G_l)²)`` over the layers in ``layer_weights``."""
+    total = None
+    for name, weight in layer_weights.items():
+        term = weight * F.mse_loss(gram(features[name]), target_grams[name])
+        total = term if total is None else total + term
+    assert total is not None, "no style layers"
+    return total
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between neighbouring pixels (horizontal plus vertical)."""
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def temporal_loss(image: torch.Tensor, warped: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Ruder et al.'s short-term loss ``(1/D) Σ c·(x − w)²``.
+
+    Args:
+        image: the frame being optimised, (B, 3, H, W).
+        warped: the previous stylised frame warped onto this frame's grid, (B, 3, H, W).
+        mask: reliability ``c`` in [0, 1], (B, 1, H, W) or (H, W); broadcast over channels.
+    Returns:
+        The sum over pixels and channels divided by ``D = 3·H·W`` (B = 1).
+    """
+    if mask.ndim == 2:
+        mask = mask[None, None]
+    return (mask * (image - warped).pow(2)).sum() / image[0].numel() / image.shape[0]

@@ -1,0 +1,45 @@
+"""Progress bars for long work (tqdm on stderr; silent when disabled)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tqdm import tqdm
+
+
+class IterationBar:
+    """A bar over optimisation iterations with the current losses; usable as a Stylizer callback.
+
+    Coarse-to-fine levels each get their own pass over the bar (``level 1/2``); ``desc`` names
+    what is being stylised (e.g. ``frame 3/40``).
+    """
+
+    def __init__(self, desc: str = "stylise", enabled: bool = True, position: int = 0, leave: bool = True):
+        self.desc = desc
+        self.enabled = enabled
+        self.bar: tqdm | None = None
+        self.level = 0
+        self.position = position
+        self.leave = leave
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        if event.get("event") == "restore":
+            tqdm.write(f"{self.desc}: loss blew up at iteration {event['iteration']}; restored the best image so far")
+            return
+        if event["level"] != self.level:
+            self.close()
+            self.level = event["level"]
+            label = self.desc if event["levels"] == 1 else f"{self.desc} level {event['level']}/{event['levels']}"
+            self.bar = tqdm(total=event["budget"], desc=label, unit="it", position=self.position,
+                            leave=self.leave, dynamic_ncols=True)
+        assert self.bar is not None
+        self.bar.update(event["iteration"] - self.bar.n)
+        losses = event.get("losses") or {}
+        self.bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

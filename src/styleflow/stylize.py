@@ -1,0 +1,366 @@
+"""The optimisation at the heart of Gatys et al.: make an image whose VGG features match a content
+image and whose Gram matrices match one or more style images.
+
+:class:`Stylizer` loads the backbone once and caches the style targets per image size, so a video
+(many frames of one size) computes them once. :meth:`Stylizer.stylize` optimises one image:
+optionally coarse-to-fine, with L-BFGS or Adam, an iteration budget, stopping on convergence, a
+divergence guard, and optional temporal terms (Ruder et al.) supplied by the video code.
+
+Shapes and units: images are NumPy ``(H, W, 3)`` float32 RGB in [0, 1]; tensors are
+``(1, 3, H, W)`` on the stylizer's device; masks are ``(H, W)`` float32 in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import colors
+from .backbone import needed_layers
+from .errors import StyleflowError
+from .images import resize, size_for_height
+from .losses import content_loss, gram, style_loss, temporal_loss, total_variation
+from .settings import StyleSettings
+from .weights import load_backbone
+
+#: Iterations after an optimiser (re)start before a loss blow-up counts as divergence: L-BFGS
+#: without line search overshoots by 10-100x in its first steps and then recovers.
+WARMUP_ITERATIONS = 10
+
+#: Coarse levels whose shorter side would fall below this many pixels are skipped.
+MIN_LEVEL_SIDE = 32
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise StyleflowError(f"--device {device}: no CUDA GPU is available here; use --device cpu or auto")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise StyleflowError(f"--device {device!r}: expected auto, cpu or cuda[:N]") from None
+
+
+@dataclass
+class TemporalTerm:
+    """One temporal constraint: stay close to ``warped`` where ``mask`` is high.
+
+    ``warped``: (H, W, 3) the earlier stylised frame warped onto this frame's grid;
+    ``mask``: (H, W) reliability in [0, 1]; ``weight``: γ for this term.
+    """
+
+    warped: np.ndarray
+    mask: np.ndarray
+    weight: float
+
+
+@dataclass
+class StyleResult:
+    """The outcome of one optimisation (losses are unweighted, measured at the returned image)."""
+
+    image: np.ndarray
+    losses: dict[str, float]
+    iterations: int
+    converged: bool
+    restores: int
+    seconds: float
+    levels: list[dict[str, float | int | bool]] = field(default_factory=list)
+
+
+ProgressCallback = Callable[[dict], None]
+
+
+def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(H, W, 3) float32 → (1, 3, H, W) channels-last tensor on ``device``."""
+    t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+    return t.to(device).contiguous(memory_format=torch.channels_last)
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) tensor → (H, W, 3) float32 in [0, 1]."""
+    return t.detach().clamp(0, 1)[0].permute(1, 2, 0).contiguous().cpu().numpy().astype(np.float32)
+
+
+def level_sizes(size: tuple[int, int], levels: int) -> list[tuple[int, int]]:
+    """Sizes from coarsest to finest, each about half the next; too-small levels are dropped."""
+    h, w = size
+    out = []
+    for k in range(levels - 1, 0, -1):
+        lh, lw = round(h / 2**k), round(w / 2**k)
+        if min(lh, lw) >= MIN_LEVEL_SIDE:
+            out.append((lh, lw))
+    out.append((h, w))
+    return out
+
+
+class Stylizer:
+    """Stylise images of any size towards a fixed set of style images.
+
+    Args:
+        settings: losses, layers, optimiser, budgets (:class:`StyleSettings`).
+        styles: style images, (H, W, 3) float32 RGB in [0, 1].
+        style_weights: blend weights of the styles' Gram targets (normalised to sum 1).
+        device: ``auto``, ``cpu`` or ``cuda``.
+    """
+
+    def __init__(
+        self,
+        settings: StyleSettings,
+        styles: Sequence[np.ndarray],
+        style_weights: Sequence[float] | None = None,
+        device: str | torch.device = "auto",
+    ):
+        if not styles:
+            raise StyleflowError("at least one style image is needed")
+        weights = list(style_weights) if style_weights is not None else [1.0] * len(styles)
+        if len(weights) != len(styles):
+            raise StyleflowError(f"--style-weights: {len(weights)} weights for {len(styles)} style images")
+        if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+            raise StyleflowError(f"--style-weights {weights}: expected non-negative numbers with a positive sum")
+        self.settings = settings
+        self.styles = list(styles)
+        self.style_weights = [w / sum(weights) for w in weights]
+        self.device = resolve_device(device)
+        self.model = load_backbone(
+            needed_layers(settings.content_layers, settings.style_layers),
+            weights=settings.weights,
+            arch=settings.backbone,
+            pooling=settings.pooling,
+            device=self.device,
+        )
+        self._grams: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
+        self._luminance_reference: np.ndarray | None = None
+
+    @property
+    def backbone_info(self) -> dict[str, str | None]:
+        """Which backbone and weights file this stylizer uses (recorded with every result)."""
+        return self.model.info.as_dict()
+
+    # ------------------------------------------------------------------ targets
+    def style_targets(self, size: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """Blended Gram targets for a content image of ``size`` (H, W); computed once per size."""
+        if size not in self._grams:
+            height = max(MIN_LEVEL_SIDE, round(size[0] * self.settings.style_scale))
+            blended: dict[str, torch.Tensor] = {}
+            with torch.no_grad():
+                for style, weight in zip(self.styles, self.style_weights):
+                    if weight == 0:
+                        continue
+                    img = resize(style, size_for_height(style.shape, height))
+                    if self.settings.preserve_colors and self._luminance_reference is not None:
+                        img = colors.match_luminance(img, self._luminance_reference)
+                    feats = self.model(to_tensor(img, self.device))
+                    for name in self.settings.style_layers:
+                        g = weight * gram(feats[name])
+                        blended[name] = g if name not in blended else blended[name] + g
+            self._grams[size] = blended
+        return self._grams[size]
+
+    def content_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.no_grad():
+            feats = self.model(content)
+        return {name: feats[name] for name in self.settings.content_layers}
+
+    # ------------------------------------------------------------------ optimisation
+    def stylize(
+        self,
+        content: np.ndarray,
+        init: np.ndarray | None = None,
+        temporal: Sequence[TemporalTerm] = (),
+        iterations: int | None = None,
+        coarse_to_fine: int | None = None,
+        callback: ProgressCallback | None = None,
+    ) -> StyleResult:
+        """Optimise one image.
+
+        Args:
+            content: (H, W, 3) content image; the output has its size.
+            init: (H, W, 3) starting image; None → from ``settings.init`` (content or seeded noise).
+            temporal: temporal terms (video); their images and masks have the content's size.
+            iterations: budget at full size (default ``settings.iterations``).
+            coarse_to_fine: pyramid levels (default ``settings.coarse_to_fine``).
+            callback: called after every iteration with a dict (level, levels, iteration, budget, losses).
+        """
+        s = self.settings
+        start = time.perf_counter()
+        budget = s.iterations if iterations is None else iterations
+        levels = level_sizes(content.shape[:2], s.coarse_to_fine if coarse_to_fine is None else coarse_to_fine)
+        if s.preserve_colors:
+            original_content = content
+            if self._luminance_reference is None:
+                self._luminance_reference = content
+            content = colors.luminance(content)
+            init = None if init is None else colors.luminance(init)
+            temporal = [TemporalTerm(colors.luminance(t.warped), t.mask, t.weight) for t in temporal]
+        if init is None:
+            if s.init == "random":
+                gen = torch.Generator().manual_seed(s.seed)
+                init = torch.rand(content.shape, generator=gen).numpy().astype(np.float32)
+            elif s.init == "image":
+                raise StyleflowError("init 'image' needs an initial image (--init-image)")
+            else:
+                init = content
+        if init.shape != content.shape:
+            raise StyleflowError(f"the initial image is {init.shape[1]}x{init.shape[0]}, the content {content.shape[1]}x{content.shape[0]}")
+
+        x: torch.Tensor | None = None
+        total_iters, restores, converged = 0, 0, False
+        level_records: list[dict[str, float | int | bool]] = []
+        losses: dict[str, float] = {}
+        for index, size in enumerate(levels):
+            final = index == len(levels) - 1
+            level_budget = budget if final or s.coarse_iterations is None else s.coarse_iterations
+            if x is None:
+                start_img = to_tensor(resize(init, size), self.device)
+            else:
+                start_img = F.interpolate(x, size=size, mode="bicubic", align_corners=False)
+                start_img = start_img.clamp(0, 1).contiguous(memory_format=torch.channels_last)
+            terms = [
+                (
+                    to_tensor(resize(t.warped, size), self.device),
+                    torch.from_numpy(np.ascontiguousarray(_resize_mask(t.mask, size))).to(self.device)[None, None],
+                    t.weight,
+                )
+                for t in temporal
+                if t.weight > 0
+            ]
+            x, info = self._optimise(
+                to_tensor(resize(content, size), self.device), start_img, terms, level_budget,
+                callback=callback, level=index + 1, levels=len(levels),
+            )
+            total_iters += int(info["iterations"])
+            restores += int(info["restores"])
+            converged = bool(info["converged"])
+            losses = info["losses"]  # type: ignore[assignment]
+            level_records.append({"height": size[0], "width": size[1], "iterations": info["iterations"], "converged": info["converged"]})
+
+        image = to_numpy(x)  # type: ignore[arg-type]
+        if s.preserve_colors:
+            image = colors.recolor(image, original_content)
+        return StyleResult(image, losses, total_iters, converged, restores, time.perf_counter() - start, level_records)
+
+    def _losses(
+        self,
+        x: torch.Tensor,
+        content_targets: dict[str, torch.Tensor],
+        grams: dict[str, torch.Tensor],
+        terms: list[tuple[torch.Tensor, torch.Tensor, float]],
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        s = self.settings
+        feats = self.model(x.contiguous(memory_format=torch.channels_last))
+        c = sum(w * content_loss(feats[n], content_targets[n]) for n, w in s.content_layers.items())
+        st = style_loss(feats, grams, s.style_layers)
+        parts: dict[str, torch.Tensor] = {"content": c, "style": st}  # type: ignore[dict-item]
+        total = s.content_weight * c + s.style_weight * st
+        if s.tv_weight > 0:
+            parts["tv"] = total_variation(x)
+            total = total + s.tv_weight * parts["tv"]
+        if terms:
+            t_sum = None
+            for warped, mask, weight in terms:
+                term = weight * temporal_loss(x, warped, mask)
+                t_sum = term if t_sum is None else t_sum + term
+            parts["temporal"] = t_sum  # type: ignore[assignment]
+            total = total + t_sum
+        parts["total"] = total
+        return total, parts
+
+    def _new_optimizer(self, x: torch.Tensor) -> torch.optim.Optimizer:
+        s = self.settings
+        if s.optimizer == "lbfgs":
+            return torch.optim.LBFGS(
+                [x], lr=s.lr or 1.0, max_iter=1, history_size=100, tolerance_grad=0.0, tolerance_change=0.0
+            )
+        return torch.optim.Adam([x], lr=s.lr or 0.02)
+
+    def _optimise(
+        self,
+        content: torch.Tensor,
+        start: torch.Tensor,
+        terms: list[tuple[torch.Tensor, torch.Tensor, float]],
+        budget: int,
+        callback: ProgressCallback | None,
+        level: int,
+        levels: int,
+    ) -> tuple[torch.Tensor, dict[str, object]]:
+        """Run one pyramid level; return the best iterate and a record."""
+        s = self.settings
+        content_targets = self.content_targets(content)
+        grams = self.style_targets(tuple(content.shape[-2:]))  # type: ignore[arg-type]
+        x = start.detach().contiguous().clone().requires_grad_(True)  # L-BFGS needs a flat view
+        opt = self._new_optimizer(x)
+        best = {"loss": math.inf, "x": x.detach().clone(), "parts": {}}
+        state = {"blowup": False, "since_reset": 0}
+        history: list[float] = []
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad(set_to_none=True)
+            total, parts = self._losses(x, content_targets, grams, terms)
+            value = float(total.detach())
+            warm = state["since_reset"] >= WARMUP_ITERATIONS  # L-BFGS overshoots while it learns the scale
+            if not math.isfinite(value) or (warm and value > s.divergence_factor * best["loss"]):
+                state["blowup"] = True
+            elif value < best["loss"]:
+                best.update(loss=value, x=x.detach().clone(), parts={k: float(v.detach()) for k, v in parts.items()})
+            total.backward()
+            return total
+
+        if budget == 0:
+            with torch.no_grad():
+                _, parts = self._losses(x, content_targets, grams, terms)
+            return x.detach(), {"iterations": 0, "restores": 0, "converged": False,
+                                "losses": {k: float(v) for k, v in parts.items()}}
+
+        restores, converged, done = 0, False, 0
+        for it in range(1, budget + 1):
+            if s.optimizer == "lbfgs":
+                opt.step(closure)
+            else:
+                closure()
+                opt.step()
+            done = it
+            state["since_reset"] += 1
+            if state["blowup"]:
+                restores += 1
+                state["blowup"] = False
+                state["since_reset"] = 0
+                with torch.no_grad():
+                    x.copy_(best["x"])
+                opt = self._new_optimizer(x)
+                if callback:
+                    callback({"event": "restore", "level": level, "iteration": it, "restores": restores})
+                if restores > 5:
+                    break
+            history.append(best["loss"])
+            if callback:
+                callback({"event": "iteration", "level": level, "levels": levels, "iteration": it,
+                          "budget": budget, "losses": best["parts"]})
+            if s.tol > 0 and len(history) > s.window:
+                old = history[-s.window - 1]
+                if (old - best["loss"]) <= s.tol * abs(best["loss"]):
+                    converged = True
+                    break
+        if not best["parts"]:  # every evaluation diverged: keep the start
+            raise StyleflowError("the optimisation diverged at every step; lower the style weight or the learning rate")
+        return best["x"], {"iterations": done, "restores": restores, "converged": converged, "losses": best["parts"]}
+
+
+def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) mask in [0, 1] → (h, w) by area averaging (or bilinear when enlarging)."""
+    m = np.asarray(mask, dtype=np.float32)
+    if m.shape == tuple(size):
+        return m
+    import cv2
+
+    interp = cv2.INTER_AREA if size[0] < m.shape[0] else cv2.INTER_LINEAR
+    return cv2.resize(m, (size[1], size[0]), interpolation=interp).astype(np.float32)
