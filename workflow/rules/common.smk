@@ -1,0 +1,253 @@
+"""Helpers for every stage: paths, the grid of runs, per-run settings, targets.
+
+Folder layout (all under results/; logs/ and benchmarks/ mirror it by rule):
+
+    results/demo/chelsea_pan.mp4, chelsea_pan_flow/, swirls.png     built-in demo material
+    results/prep/{video}/h{res}/frames/                             content frames + meta.json
+    results/prep/{video}/h{res}/flow-{method}/                      forward/backward .flo
+    results/prep/{video}/h{res}/masks-{method}/                     reliability maps + cuts.json
+    results/prep/{video}/h{res}/flow-{method}.mp4, warped-{method}.mp4
+    results/runs/{video}/{style}/h{res}/{budget}/{variant}/frames/   stylised frames (work folder)
+    results/runs/{video}/{style}/h{res}/{budget}/{variant}/run.json, frames.csv, video.mp4
+
+Later stages (metrics, tables, grids) add a target function here and call it from all_targets().
+"""
+
+import itertools
+import os
+
+from snakemake.exceptions import WorkflowError
+
+try:
+    from styleflow.variants import VARIANTS
+except ImportError:
+    # a library without the variants module yet: names only, no definitions
+    VARIANTS = dict.fromkeys(
+        [
+            "noInit",
+            "noFlowInit_noTemporalLoss",
+            "noFlowInit_temporalLoss",
+            "flowInit_temporalLoss",
+            "flowInit_noTemporalLoss",
+            "moreSteps",
+            "longTerm",
+            "multiPass",
+        ]
+    )
+
+
+NAME = r"[A-Za-z0-9_-]+"
+
+
+wildcard_constraints:
+    video=NAME,
+    style=NAME,
+    budget=NAME,
+    variant=NAME,
+    res=r"[0-9]+",
+
+
+DEMO_VIDEO = "results/demo/chelsea_pan.mp4"
+DEMO_FLOW = "results/demo/chelsea_pan_flow"
+DEMO_STYLE = "results/demo/swirls.png"
+DEMO_OUTPUTS = (DEMO_VIDEO, DEMO_STYLE)
+
+FLOW = config["flow"]["method"]
+PREP = "results/prep/{video}/h{res}"
+RUN = "results/runs/{video}/{style}/h{res}/{budget}/{variant}"
+KEYS = ("video", "style", "res", "budget", "variant")
+
+
+def config_error(key, problem, fix):
+    """A one-line configuration error: which key, what is wrong, how to fix it."""
+    return WorkflowError(f"config {key}: {problem}; {fix}")
+
+
+# ---------------------------------------------------------------- per-run settings
+
+
+def video_settings(video):
+    """Frame range of a video: start, step, max_frames."""
+    v = config["videos"][video]
+    return {"start": v["start"], "step": v["step"], "max_frames": v["max_frames"]}
+
+
+def video_path(wildcards):
+    return config["videos"][wildcards.video]["path"]
+
+
+def style_images(wildcards):
+    return config["styles"][wildcards.style]["images"]
+
+
+def style_weights(wildcards):
+    return config["styles"][wildcards.style]["weights"]
+
+
+def budget(wildcards):
+    b = config["budgets"][wildcards.budget]
+    return {"first": b["first"], "later": b["later"]}
+
+
+def variant_spec(name):
+    """The variant as passed to styleflow: a mapping with its built-in `base` (if any)."""
+    spec = dict(config["variants"][name] or {})
+    if "base" not in spec and name in VARIANTS:
+        spec["base"] = name
+    return spec
+
+
+def variant(wildcards):
+    return variant_spec(wildcards.variant)
+
+
+def variant_builtin(wildcards):
+    """The built-in definition the variant starts from, so that a styleflow upgrade that
+    changes it shows up as a params change (Snakemake does not track library code)."""
+    base = variant_spec(wildcards.variant).get("base")
+    return VARIANTS.get(base) if base else None
+
+
+def long_term_offsets(name):
+    spec = variant_spec(name)
+    builtin = VARIANTS.get(spec.get("base")) or {}
+    return spec.get("long_term", builtin.get("long_term")) or []
+
+
+def stylize_options(wildcards):
+    """Image-stylisation options shared by the grid, plus device and seed."""
+    return {
+        "options": dict(config["options"]),
+        "device": config["device"],
+        "seed": config["seed"],
+    }
+
+
+# ---------------------------------------------------------------- the grid
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _grid_axes():
+    return {
+        "video": list(config["videos"]),
+        "style": list(config["styles"]),
+        "res": [str(r) for r in config["resolutions"]],
+        "budget": list(config["budgets"]),
+        "variant": list(config["variants"]),
+    }
+
+
+def _run_filters():
+    """The `runs:` entries as {key: set of allowed values}, checked against the grid."""
+    axes = _grid_axes()
+    filters = []
+    for i, entry in enumerate(config["runs"]):
+        f = {}
+        for key, values in entry.items():
+            axis = "res" if key == "resolution" else key
+            allowed = [str(v) for v in _as_list(values)]
+            unknown = [v for v in allowed if v not in axes[axis]]
+            if unknown:
+                raise config_error(
+                    f"runs[{i}].{key}",
+                    f"{', '.join(unknown)} is not in the grid (known: {', '.join(axes[axis])})",
+                    "use one of the known names or add it to the grid",
+                )
+            f[axis] = set(allowed)
+        filters.append(f)
+    return filters
+
+
+def grid_runs():
+    """Every run of the grid that the `runs:` filter keeps, as dicts of wildcard values."""
+    axes = _grid_axes()
+    filters = _run_filters()
+    runs = []
+    for values in itertools.product(*(axes[k] for k in KEYS)):
+        run = dict(zip(KEYS, values))
+        if not filters or any(
+            all(run[k] in allowed for k, allowed in f.items()) for f in filters
+        ):
+            runs.append(run)
+    if not runs:
+        raise config_error(
+            "runs",
+            "no run of the grid matches any entry",
+            "loosen or remove the filter",
+        )
+    return runs
+
+
+def check_config():
+    """Cross-checks the schema cannot express; each error names its key."""
+    for name, v in config["videos"].items():
+        p = v["path"]
+        if p not in DEMO_OUTPUTS and not os.path.exists(p):
+            raise config_error(
+                f"videos.{name}.path",
+                f"{p} does not exist",
+                "point it at your video (relative to the working directory) or use "
+                f"the demo clip {DEMO_VIDEO}",
+            )
+    for name, s in config["styles"].items():
+        for p in s["images"]:
+            if p not in DEMO_OUTPUTS and not os.path.exists(p):
+                raise config_error(
+                    f"styles.{name}.images",
+                    f"{p} does not exist",
+                    f"point it at a style image or use the demo style {DEMO_STYLE}",
+                )
+        w = s["weights"]
+        if w is not None and len(w) != len(s["images"]):
+            raise config_error(
+                f"styles.{name}.weights",
+                f"{len(w)} weights for {len(s['images'])} images",
+                "give one weight per image, or leave weights out for equal weights",
+            )
+    for name in config["variants"]:
+        base = variant_spec(name).get("base")
+        if base is not None and base not in VARIANTS:
+            raise config_error(
+                f"variants.{name}.base",
+                f"{base} is not a built-in variant",
+                f"use one of {', '.join(VARIANTS)}",
+            )
+        missing = sorted(set(long_term_offsets(name)) - set(config["flow"]["offsets"]))
+        if missing:
+            raise config_error(
+                "flow.offsets",
+                f"variant {name} uses long-term offsets {missing} that have no flow",
+                f"add them, e.g. offsets: {sorted(set(config['flow']['offsets']) | set(missing))}",
+            )
+
+
+# ---------------------------------------------------------------- targets
+
+
+def run_targets():
+    """Per run: the stylised video, the per-frame record and the run summary."""
+    return [
+        os.path.join(RUN.format(**r), name)
+        for r in grid_runs()
+        for name in ("video.mp4", "frames.csv", "run.json")
+    ]
+
+
+def prep_targets():
+    """Per (video, resolution) in use: the flow visualisation and content-warped videos."""
+    pairs = sorted({(r["video"], r["res"]) for r in grid_runs()})
+    return [
+        os.path.join(PREP.format(video=v, res=res), f"{kind}-{FLOW}.mp4")
+        for v, res in pairs
+        for kind in ("flow", "warped")
+    ]
+
+
+def all_targets():
+    return run_targets() + prep_targets()
+
+
+check_config()

@@ -1,0 +1,23 @@
+rule encode:
+    input:
+        summary=f"{RUN}/run.json",
+        content=f"{PREP}/frames",
+    output:
+        video=report(
+            f"{RUN}/video.mp4",
+            caption="../report/video.rst",
+            category="Videos",
+            subcategory="{video} / {style} / h{res}",
+            labels={"budget": "{budget}", "variant": "{variant}"},
+        ),
+    log:
+        "logs/encode/{video}/{style}/h{res}/{budget}/{variant}.log",
+    benchmark:
+        "benchmarks/encode/{video}/{style}/h{res}/{budget}/{variant}.tsv"
+    threads: 2
+    resources:
+        mem_mb=1000,
+    params:
+        frames=f"{RUN}/frames",
+    script:
+        "../scripts/encode.py"
