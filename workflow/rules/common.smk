@@ -18,23 +18,8 @@ import os
 
 from snakemake.exceptions import WorkflowError
 
-try:
-    from styleflow.variants import VARIANTS
-except ImportError:
-    # a library without the variants module yet: names only, no definitions
-    VARIANTS = dict.fromkeys(
-        [
-            "noInit",
-            "noFlowInit_noTemporalLoss",
-            "noFlowInit_temporalLoss",
-            "flowInit_temporalLoss",
-            "flowInit_noTemporalLoss",
-            "moreSteps",
-            "longTerm",
-            "multiPass",
-        ]
-    )
-
+from styleflow.errors import StyleflowError
+from styleflow.variants import VARIANTS, resolve_variant
 
 NAME = r"[A-Za-z0-9_-]+"
 
@@ -90,10 +75,12 @@ def budget(wildcards):
 
 
 def variant_spec(name):
-    """The variant as passed to styleflow: a mapping with its built-in `base` (if any)."""
+    """The variant as passed to styleflow: the config mapping, named after its entry, with
+    `base` defaulting to the entry's name when that is a built-in variant."""
     spec = dict(config["variants"][name] or {})
     if "base" not in spec and name in VARIANTS:
         spec["base"] = name
+    spec.setdefault("name", name)
     return spec
 
 
@@ -108,10 +95,13 @@ def variant_builtin(wildcards):
     return VARIANTS.get(base) if base else None
 
 
-def long_term_offsets(name):
-    spec = variant_spec(name)
-    builtin = VARIANTS.get(spec.get("base")) or {}
-    return spec.get("long_term", builtin.get("long_term")) or []
+def needed_offsets(name):
+    """Flow offsets the variant reads (checked by styleflow.variants on its own terms)."""
+    try:
+        _, video, _ = resolve_variant(variant_spec(name))
+    except StyleflowError as exc:
+        raise config_error(f"variants.{name}", str(exc), "fix the entry") from None
+    return video.long_term if video.temporal_weight > 0 else [1]
 
 
 def stylize_options(wildcards):
@@ -208,18 +198,11 @@ def check_config():
                 "give one weight per image, or leave weights out for equal weights",
             )
     for name in config["variants"]:
-        base = variant_spec(name).get("base")
-        if base is not None and base not in VARIANTS:
-            raise config_error(
-                f"variants.{name}.base",
-                f"{base} is not a built-in variant",
-                f"use one of {', '.join(VARIANTS)}",
-            )
-        missing = sorted(set(long_term_offsets(name)) - set(config["flow"]["offsets"]))
+        missing = sorted(set(needed_offsets(name)) - set(config["flow"]["offsets"]))
         if missing:
             raise config_error(
                 "flow.offsets",
-                f"variant {name} uses long-term offsets {missing} that have no flow",
+                f"variant {name} needs flow at frame offsets {missing}",
                 f"add them, e.g. offsets: {sorted(set(config['flow']['offsets']) | set(missing))}",
             )
 
