@@ -1,0 +1,318 @@
+"""Quality gates of the Snakemake pipeline (issue 5 item 8) and its caching behaviour.
+
+* ``snakemake --lint`` reports nothing but the deliberate "no conda environment or container"
+  lint (styleflow runs from one Python environment; docs/pipeline.md);
+* ``snakefmt --check`` passes;
+* every shipped config dry-runs, each with the jobs it should have;
+* after a real run of the tiny grid (in a temporary folder, ``--directory``): adding a variant
+  schedules no frames/flow/masks job, adding a style no flow job, changing one variant's weight
+  reruns only that variant's jobs; an interrupted stylisation resumes without losing its frames.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CONFIG = REPO / "config"
+PREP_RULES = {"frames", "flow", "masks"}
+
+
+def snakemake(*args: str, workdir: Path, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the pipeline's Snakefile with ``workdir`` as working directory; output in stdout."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    proc.stdout = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}")
+    return proc
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The first "Job stats" table of a Snakemake run, as {rule: count} (without `all`)."""
+    if "Nothing to be done" in output:
+        return {}
+    table = output.split("Job stats:", 1)[1].split("total", 1)[0]
+    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+    counts.pop("all", None)
+    return counts
+
+
+def scheduled(output: str, rule: str) -> list[dict[str, str]]:
+    """Wildcards of every job of ``rule`` in a dry run's output."""
+    jobs = []
+    for block in re.split(r"\n(?=\[.*\]\n)|\n(?=rule \w+:)", output):
+        m = re.search(r"^rule (\w+):", block, re.M)
+        if m and m.group(1) == rule:
+            w = re.search(r"wildcards: (.*)", block)
+            jobs.append(dict(kv.split("=", 1) for kv in w.group(1).split(", ")) if w else {})
+    return jobs
+
+
+def overlay(workdir: Path, name: str, data: dict) -> str:
+    path = workdir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def dry_run(workdir: Path, *configfiles: str) -> subprocess.CompletedProcess:
+    """A dry run; without config files, the default config/config.yaml (as from the repo root)."""
+    return snakemake("-n", "--configfile", *(configfiles or [str(CONFIG / "config.yaml")]), workdir=workdir)
+
+
+# ---------------------------------------------------------------- static gates
+
+
+def test_lint_is_clean_except_the_documented_conda_lint(tmp_path: Path) -> None:
+    out = snakemake("--lint", "--configfile", str(CONFIG / "config.yaml"), workdir=tmp_path, check=False).stdout
+    lints = re.findall(r"^\s+\* (.+?):?$", out, re.M)
+    assert lints, out[-2000:]  # the linter ran
+    deliberate = "Specify a conda environment or container for each rule."
+    assert set(lints) == {deliberate}, out[-3000:]
+
+
+def test_snakefmt_check() -> None:
+    proc = subprocess.run(
+        [str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/"], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------- dry runs of the shipped configs
+
+
+def test_plain_dry_run_from_the_repository_root() -> None:
+    """`snakemake -n` in a clone: config/config.yaml and profiles/default are found by themselves."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run([str(BIN / "snakemake"), "-n"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "profiles/default" in proc.stderr
+
+
+def test_default_config_dry_run(tmp_path: Path) -> None:
+    out = dry_run(tmp_path).stdout
+    counts = job_counts(out)
+    cfg = yaml.safe_load((CONFIG / "config.yaml").read_text())
+    runs = len(cfg["variants"]) * len(cfg["styles"]) * len(cfg["videos"]) * len(cfg["resolutions"])
+    assert counts == {
+        "demo_clip": 1, "demo_style": 1, "frames": 1, "flow": 1, "masks": 1, "flowviz": 1,
+        "stylize": runs, "encode": runs,
+    }  # fmt: skip
+    assert "resources: tmpdir=/tmp, gpu=1" in out or "gpu=1" in out
+
+
+def test_tiny_config_dry_run(tmp_path: Path) -> None:
+    counts = job_counts(dry_run(tmp_path, str(CONFIG / "tiny.yaml")).stdout)
+    assert counts["stylize"] == 2 and counts["frames"] == 1
+
+
+def test_report_config_dry_run(tmp_path: Path) -> None:
+    """The report config points at a user's files: the test supplies stand-ins by an overlay."""
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    (tmp_path / "painting.jpg").write_bytes(b"")
+    mine = overlay(
+        tmp_path,
+        "mine",
+        {"videos": {"clip": {"path": "clip.mp4"}}, "styles": {"painting": {"images": ["painting.jpg"]}}},
+    )
+    out = dry_run(tmp_path, str(CONFIG / "report.yaml"), mine).stdout
+    counts = job_counts(out)
+    assert counts == {"frames": 1, "flow": 1, "masks": 1, "flowviz": 1, "stylize": 5, "encode": 5}
+    assert "results/prep/clip/h350/frames" in out
+    variants = {job["variant"] for job in scheduled(out, "stylize")}
+    assert variants == {"noInit", "noFlowInit_noTemporalLoss", "noFlowInit_temporalLoss", "flowInit_temporalLoss", "moreSteps"}
+
+
+def test_report_config_without_the_video_says_what_to_do(tmp_path: Path) -> None:
+    proc = snakemake("-n", "--configfile", str(CONFIG / "report.yaml"), workdir=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "config videos.clip.path: data/my_video.mp4 does not exist" in proc.stdout
+
+
+def test_runs_filter_picks_a_subset(tmp_path: Path) -> None:
+    only = overlay(tmp_path, "only", {"runs": [{"variant": ["noInit", "moreSteps"]}]})
+    out = dry_run(tmp_path, str(CONFIG / "config.yaml"), only).stdout
+    assert {j["variant"] for j in scheduled(out, "stylize")} == {"noInit", "moreSteps"}
+    assert job_counts(out)["encode"] == 2
+
+
+def test_runs_filter_with_an_unknown_name_fails_clearly(tmp_path: Path) -> None:
+    bad = overlay(tmp_path, "bad", {"runs": [{"variant": "nosuch"}]})
+    proc = snakemake("-n", "--configfile", str(CONFIG / "config.yaml"), bad, workdir=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert "config runs[0].variant: nosuch is not in the grid" in proc.stdout
+
+
+def test_long_term_variant_needs_its_flow_offsets(tmp_path: Path) -> None:
+    lt = overlay(tmp_path, "lt", {"variants": {"longTerm": {}}})
+    proc = snakemake("-n", "--configfile", str(CONFIG / "config.yaml"), lt, workdir=tmp_path, check=False)
+    assert proc.returncode != 0 and "config flow.offsets: variant longTerm needs flow" in proc.stdout
+    ok = overlay(tmp_path, "ok", {"variants": {"longTerm": {}}, "flow": {"offsets": [1, 2, 4]}})
+    assert job_counts(dry_run(tmp_path, str(CONFIG / "config.yaml"), ok).stdout)["stylize"] == 6
+
+
+def test_bad_name_is_rejected_before_anything_runs(tmp_path: Path) -> None:
+    bad = overlay(tmp_path, "bad", {"variants": {"../../etc": {}}})
+    proc = snakemake("-n", "--configfile", str(CONFIG / "config.yaml"), bad, workdir=tmp_path, check=False)
+    assert proc.returncode != 0 and "does not match" in proc.stdout
+
+
+# ---------------------------------------------------------------- a real run of the tiny grid
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """The tiny grid run to completion in a fresh folder (CPU, real VGG weights)."""
+    workdir = tmp_path_factory.mktemp("tiny")
+    t0 = time.perf_counter()
+    snakemake("--cores", "2", "--configfile", str(CONFIG / "tiny.yaml"), workdir=workdir, timeout=600)
+    (workdir / "seconds.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
+    return workdir
+
+
+def tiny_dry_run(workdir: Path, changes: dict | None = None) -> str:
+    files = [str(CONFIG / "tiny.yaml")]
+    if changes:
+        files.append(overlay(workdir, "change", changes))
+    return dry_run(workdir, *files).stdout
+
+
+RUN = "results/runs/demo/swirls/h40/tiny/{variant}"
+
+
+def test_end_to_end_outputs(tiny: Path) -> None:
+    for variant in ("noInit", "flowInit_temporalLoss"):
+        run = tiny / RUN.format(variant=variant)
+        assert sorted(p.name for p in (run / "frames").glob("frame_*.png")) == [f"frame_{k:06d}.png" for k in range(1, 5)]
+        assert (run / "video.mp4").stat().st_size > 0
+        rows = (run / "frames.csv").read_text().strip().splitlines()
+        assert len(rows) == 1 + 4
+        record = json.loads((run / "run.json").read_text())
+        assert record["workflow"] == {"video": "demo", "style": "swirls", "res": "40", "budget": "tiny", "variant": variant}
+        assert record["frames"] == 4 and record["variant"] == variant
+        assert "random" not in json.dumps(record.get("weights", "")).lower()
+        import cv2
+
+        cap = cv2.VideoCapture(str(run / "video.mp4"))
+        assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+        assert int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == 40
+    prep = tiny / "results/prep/demo/h40"
+    for name in ("flow-dis.mp4", "warped-dis.mp4"):
+        assert (prep / name).stat().st_size > 0
+    assert len(list((prep / "frames").glob("frame_*.png"))) == 4
+    for rule in ("frames", "flow", "masks", "stylize", "encode", "flowviz", "demo"):
+        assert list((tiny / "logs" / rule).rglob("*.log")), rule
+    for rule in ("frames", "flow", "masks", "stylize", "encode", "flowviz"):
+        assert list((tiny / "benchmarks" / rule).rglob("*.tsv")), rule
+    assert float((tiny / "seconds.txt").read_text()) < 300
+
+
+def test_nothing_to_do_after_the_run(tiny: Path) -> None:
+    assert "Nothing to be done" in tiny_dry_run(tiny)
+
+
+def test_adding_a_variant_schedules_no_preparation(tiny: Path) -> None:
+    out = tiny_dry_run(tiny, {"variants": {"flowInit_noTemporalLoss": {}}})
+    assert job_counts(out) == {"stylize": 1, "encode": 1}
+    assert [j["variant"] for j in scheduled(out, "stylize")] == ["flowInit_noTemporalLoss"]
+
+
+def test_adding_a_style_schedules_no_flow(tiny: Path) -> None:
+    from styleflow.demo import make_style
+
+    make_style(tiny / "other.png", height=64, width=64, seed=7)
+    out = tiny_dry_run(tiny, {"styles": {"other": {"images": ["other.png"]}}})
+    assert job_counts(out) == {"stylize": 2, "encode": 2}
+    assert {j["style"] for j in scheduled(out, "stylize")} == {"other"}
+
+
+def test_changing_a_variant_reruns_only_that_variant(tiny: Path) -> None:
+    out = tiny_dry_run(tiny, {"variants": {"flowInit_temporalLoss": {"temporal_weight": 50.0}}})
+    assert job_counts(out) == {"stylize": 1, "encode": 1}
+    assert [j["variant"] for j in scheduled(out, "stylize")] == ["flowInit_temporalLoss"]
+    assert "params have changed" in out.lower() or "Params have changed" in out
+
+
+def test_changing_the_budget_reruns_stylisation_only(tiny: Path) -> None:
+    out = tiny_dry_run(tiny, {"budgets": {"tiny": {"first": 6, "later": 4}}})
+    assert job_counts(out) == {"stylize": 2, "encode": 2}
+
+
+def test_adding_a_resolution_prepares_only_that_resolution(tiny: Path) -> None:
+    out = tiny_dry_run(tiny, {"resolutions": [40, 32]})
+    counts = job_counts(out)
+    assert counts["frames"] == 1 and counts["flow"] == 1 and counts["masks"] == 1 and counts["stylize"] == 2
+    assert {j["res"] for j in scheduled(out, "frames")} == {"32"}
+    assert "demo_clip" not in counts
+
+
+def test_rerun_after_lost_outputs_keeps_finished_frames(tiny: Path) -> None:
+    """Snakemake deletes a job's declared outputs before rerunning it; the frames survive."""
+    run = tiny / RUN.format(variant="flowInit_temporalLoss")
+    frames = run / "frames"
+    before = {k: (frames / f"frame_{k:06d}.png").stat().st_mtime_ns for k in (1, 2, 3)}
+    (run / "run.json").unlink()
+    (frames / "frame_000004.png").unlink()
+    snakemake("--cores", "2", "--configfile", str(CONFIG / "tiny.yaml"), workdir=tiny, timeout=300)
+    after = {k: (frames / f"frame_{k:06d}.png").stat().st_mtime_ns for k in (1, 2, 3)}
+    assert after == before
+    assert (frames / "frame_000004.png").exists() and (run / "run.json").exists()
+    log = (tiny / "logs/stylize/demo/swirls/h40/tiny/flowInit_temporalLoss.log").read_text()
+    assert "starting afresh" not in log
+    assert "Nothing to be done" in tiny_dry_run(tiny)
+
+
+def test_changed_settings_restart_the_run(tiny: Path) -> None:
+    """A params change reruns the job, and the old frames are not resumed from."""
+    run = tiny / RUN.format(variant="noInit")
+    frame1 = run / "frames" / "frame_000001.png"
+    before = frame1.stat().st_mtime_ns
+    change = overlay(tiny, "seed", {"seed": 1})
+    out = snakemake("--cores", "2", "--configfile", str(CONFIG / "tiny.yaml"), change, workdir=tiny, timeout=300).stdout
+    assert job_counts(out) == {"stylize": 2, "encode": 2}
+    assert frame1.stat().st_mtime_ns != before
+    assert "starting afresh" in (tiny / "logs/stylize/demo/swirls/h40/tiny/noInit.log").read_text()
+
+
+def test_interrupted_stylisation_resumes(tmp_path: Path) -> None:
+    """Kill Snakemake (and its job) mid-clip; the next call finishes the clip from where it stopped."""
+    config = yaml.safe_load((CONFIG / "tiny.yaml").read_text())
+    config["budgets"] = {"slow": {"first": 40, "later": 40}}
+    config["variants"] = {"noInit": {}}
+    cfg = overlay(tmp_path, "cfg", config)
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+           "--cores", "2", "--configfile", cfg]  # fmt: skip
+    frames = tmp_path / "results/runs/demo/swirls/h40/slow/noInit/frames"
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not (frames / "frame_000002.png").exists():
+            assert proc.poll() is None, "the run ended before it could be interrupted"
+            assert time.monotonic() < deadline, "no stylised frame appeared"
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # as a power cut would: no clean-up
+        proc.wait()
+    done = {p.name: p.stat().st_mtime_ns for p in frames.glob("frame_*.png")}
+    assert 2 <= len(done) < 4
+    snakemake("--unlock", "--configfile", cfg, workdir=tmp_path)  # the killed run left its lock
+    out = snakemake("--cores", "2", "--configfile", cfg, workdir=tmp_path, timeout=300).stdout
+    assert job_counts(out).get("stylize") == 1
+    assert {n: (frames / n).stat().st_mtime_ns for n in done} == done  # finished frames kept as they were
+    assert len(list(frames.glob("frame_*.png"))) == 4
+    assert (frames.parent / "run.json").exists()
