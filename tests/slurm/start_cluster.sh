@@ -37,9 +37,12 @@ skip() { log "SKIP: $*"; exit 77; }
 [ "$(id -u)" -eq 0 ] || skip "needs root (installs packages, starts slurmctld/slurmd/munged)"
 
 # Never touch a SLURM that is not ours (another test run, or a real installation).
+POINTER=/run/styleflow-test-slurm.state  # names the state dir of a running test cluster
 for d in slurmctld slurmd slurmstepd; do
     if pgrep -x "$d" >/dev/null 2>&1; then
-        skip "a $d process is already running on this machine (pid $(pgrep -x "$d" | tr '\n' ' ')); not touching it"
+        hint=""
+        [ -f "$POINTER" ] && hint="; a styleflow test cluster seems to run from $(cat "$POINTER"): stop it with tests/slurm/stop_cluster.sh $(cat "$POINTER")"
+        skip "a $d process is already running on this machine (pid $(pgrep -x "$d" | tr '\n' ' ')); not touching it$hint"
     fi
 done
 
@@ -64,6 +67,9 @@ rollback() {
     exit "$rc"
 }
 trap rollback EXIT
+
+echo "$STATE_DIR" >"$POINTER"
+record "created-file $POINTER"
 
 # ---------------------------------------------------------------- 1. packages
 missing=()

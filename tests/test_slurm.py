@@ -1,0 +1,274 @@
+"""A workflow run through profiles/slurm on a real (single-node, localhost) SLURM.
+
+The module starts its own cluster (tests/slurm_cluster.py; skipped with a reason
+where SLURM cannot be installed or started, failed instead with
+STYLEFLOW_REQUIRE_SLURM=1), runs each WorkflowCase with
+
+    snakemake --profile profiles/slurm --profile tests/slurm/profile --workflow-profile none
+
+under a hard timeout (SIGINT, then SIGKILL), and checks that the jobs really went
+through SLURM: every job's SLURM log exists, slurmctld logged and completed it, the
+job ran on the partition the profile names for its rule, GPU rules got a GPU
+(TRES gres:gpu:1, CUDA_VISIBLE_DEVICES set), CPU rules got none, a job that failed
+was resubmitted with the profile's attempt-scaled runtime and resumed, and the
+outputs equal those of a local run.
+
+To test another workflow (the real pipeline's tiny config), add a WorkflowCase.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import importlib.util
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from slurm_cluster import SlurmCluster, slurm_cluster_fixture
+
+REPO = Path(__file__).resolve().parents[1]
+SLURM_PROFILE = REPO / "profiles" / "slurm"
+TEST_PROFILE = REPO / "tests" / "slurm" / "profile"
+TOY = REPO / "tests" / "slurm" / "toy"
+VENV_BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.slurm
+
+slurm = pytest.fixture(scope="module")(slurm_cluster_fixture)
+
+
+@dataclass(frozen=True)
+class WorkflowCase:
+    """A workflow to run through the SLURM profile, and what to expect of it.
+
+    Paths in ``expected_outputs``, ``compare_with_local`` and ``log_checks`` are
+    relative to the run's working directory (a fresh temporary directory).
+    """
+
+    name: str
+    snakefile: Path
+    configfiles: tuple[Path, ...] = ()
+    config: tuple[str, ...] = ()  # --config KEY=VALUE ...
+    targets: tuple[str, ...] = ()
+    expected_outputs: tuple[str, ...] = ()
+    # outputs that must be byte-identical to a local (`--cores 2`) run; () = no local run
+    compare_with_local: tuple[str, ...] = ()
+    # rules whose jobs must run on the profile's GPU partition with one GPU
+    gpu_rules: frozenset[str] = frozenset()
+    # rules whose jobs must run on the profile's CPU partition without a GPU
+    cpu_rules: frozenset[str] = frozenset()
+    # rule whose first job fails on purpose: it must be resubmitted once with twice
+    # the runtime (the profile's `N * attempt`) and then succeed
+    retried_rule: str | None = None
+    # log file -> regular expressions that must all match in it
+    log_checks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    timeout: int = 300  # seconds for the whole SLURM run
+    extra_args: tuple[str, ...] = ()
+
+
+CASES = [
+    WorkflowCase(
+        name="toy",
+        snakefile=TOY / "Snakefile",
+        config=("simulate_preemption=true", "n_frames=3"),
+        expected_outputs=(
+            "results/frames/demo.txt",
+            "results/stylized/demo.txt",
+            "results/metrics/demo.csv",
+        ),
+        compare_with_local=(
+            "results/frames/demo.txt",
+            "results/stylized/demo.txt",
+            "results/metrics/demo.csv",
+        ),
+        gpu_rules=frozenset({"stylize"}),
+        cpu_rules=frozenset({"frames", "metrics"}),
+        retried_rule="stylize",
+        log_checks={
+            # the toy's rules log where they ran; {gpu}/{cpu} = partition names
+            "logs/frames/demo.log": (r"slurm_job_id=\d+ partition={cpu} cuda_visible_devices=$",),
+            "logs/metrics/demo.log": (r"slurm_job_id=\d+ partition={cpu} cuda_visible_devices=$",),
+            "logs/stylize/demo.log": (
+                r"slurm_job_id=\d+ partition={gpu} cuda_visible_devices=\d+$",
+                r"^frame 1: resumed$",  # the retry resumed from the first attempt's frame
+                r"^frame 3: stylized$",
+            ),
+        },
+        timeout=240,
+    ),
+]
+
+
+# ---------------------------------------------------------------------- helpers
+def _env() -> dict[str, str]:
+    """Environment for Snakemake: the venv first on PATH (SLURM jobs inherit it)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SBATCH_", "SRUN_"))}
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def _snakemake() -> str:
+    exe = VENV_BIN / "snakemake"
+    return str(exe) if exe.exists() else "snakemake"
+
+
+def run_with_timeout(cmd: list[str], cwd: Path, timeout: float, log: Path) -> tuple[int, str]:
+    """Run cmd; after `timeout` seconds send SIGINT (Snakemake then cancels its SLURM
+    jobs), after 60 s more SIGKILL the process group. Returns (exit code, output)."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            text = log.read_text()
+            pytest.fail(f"{cmd[0]} did not finish in {timeout} s (interrupted); output tail:\n{text[-5000:]}")
+    return rc, log.read_text()
+
+
+def _case_args(case: WorkflowCase) -> list[str]:
+    args = ["--snakefile", str(case.snakefile)]
+    if case.configfiles:
+        args += ["--configfile", *map(str, case.configfiles)]
+    if case.config:
+        args += ["--config", *case.config]
+    return args + list(case.extra_args) + list(case.targets)
+
+
+def _minutes(limit: str) -> int:
+    """jobcomp TimeLimit (minutes, or [D-]HH:MM:SS as scontrol prints it) -> minutes."""
+    if limit.isdigit():
+        return int(limit)
+    days, _, hms = limit.rpartition("-")
+    h, m, s = (int(x) for x in hms.split(":"))
+    return (int(days) if days else 0) * 1440 + h * 60 + m + (1 if s else 0)
+
+
+@dataclass
+class Submission:
+    snakemake_job: str
+    slurm_id: str
+    log: Path
+    rule: str
+
+
+def parse_submissions(output: str) -> list[Submission]:
+    subs = []
+    for m in re.finditer(
+        r"Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+?)\)\.\s*$", output, re.M
+    ):
+        log = Path(m.group(3))
+        rule = next((p[len("rule_"):] for p in log.parts if p.startswith("rule_")), "?")
+        subs.append(Submission(m.group(1), m.group(2), log, rule))
+    return subs
+
+
+# ---------------------------------------------------------------------- the test
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tmp_path: Path):
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        pytest.skip("snakemake-executor-plugin-slurm is not installed (pip install -e '.[test]')")
+
+    workdir = tmp_path / "slurm-run"
+    workdir.mkdir()
+    cmd = [
+        _snakemake(),
+        "--profile", str(SLURM_PROFILE),
+        "--profile", str(TEST_PROFILE),
+        "--workflow-profile", "none",
+        *_case_args(case),
+    ]  # fmt: skip
+    t0 = time.monotonic()
+    rc, out = run_with_timeout(cmd, workdir, case.timeout, tmp_path / "snakemake-slurm.log")
+    elapsed = time.monotonic() - t0
+    assert rc == 0, f"snakemake via SLURM failed (exit {rc}) after {elapsed:.0f} s:\n{out[-6000:]}"
+
+    # 1. the workflow's results are there
+    for rel in case.expected_outputs:
+        assert (workdir / rel).is_file() or (workdir / rel).is_dir(), f"missing output {rel}"
+
+    # 2. every job was submitted with sbatch and left a SLURM log
+    run_id = re.search(r"SLURM run ID: (\S+)", out)
+    assert run_id, f"no 'SLURM run ID' in the output: was the slurm executor used?\n{out[-3000:]}"
+    subs = parse_submissions(out)
+    assert subs, f"no job was submitted to SLURM:\n{out[-3000:]}"
+    rules_seen = {s.rule for s in subs}
+    for rule in case.gpu_rules | case.cpu_rules | ({case.retried_rule} - {None}):
+        assert rule in rules_seen, f"no SLURM job for rule {rule}; submitted: {sorted(rules_seen)}"
+    for s in subs:
+        assert s.log.is_file(), f"SLURM log of job {s.slurm_id} ({s.rule}) missing: {s.log}"
+        assert f"rule {s.rule}:" in s.log.read_text(), f"{s.log} does not show rule {s.rule} running"
+
+    # 3. SLURM itself saw and finished every job
+    ctld_log = slurm.slurmctld_log.read_text()
+    done = slurm.completed_jobs()
+    states: dict[str, str] = {}
+    for s in subs:
+        assert re.search(rf"\bJobId={s.slurm_id}\b", ctld_log), f"slurmctld never logged job {s.slurm_id}"
+        assert s.slurm_id in done, f"job {s.slurm_id} ({s.rule}) missing from the job completion log"
+        rec = done[s.slurm_id]
+        assert rec["Name"] == run_id.group(1), f"job {s.slurm_id} is not from this run: {rec}"
+        states[s.slurm_id] = rec["JobState"]
+        info = slurm.show_job(s.slurm_id)  # scontrol: still known (MinJobAge 300 s)
+        assert info["JobState"] == rec["JobState"], (info, rec)
+        gres = info.get("TresPerJob", "") + info.get("TresPerNode", "")
+        if s.rule in case.gpu_rules:
+            assert info["Partition"] == slurm.gpu_partition, f"{s.rule} ran on {info['Partition']}"
+            assert "gpu:1" in gres, f"{s.rule} job {s.slurm_id} got no GPU: {info}"
+        if s.rule in case.cpu_rules:
+            assert info["Partition"] == slurm.cpu_partition, f"{s.rule} ran on {info['Partition']}"
+            assert "gpu" not in gres, f"CPU rule {s.rule} was given a GPU: {gres}"
+
+    retried = [s for s in subs if s.rule == case.retried_rule]
+    for s in subs:
+        if s not in retried[:-1]:
+            assert states[s.slurm_id] == "COMPLETED", f"job {s.slurm_id} ({s.rule}): {states[s.slurm_id]}"
+
+    # 4. the failed job was resubmitted with the profile's attempt-scaled runtime
+    if case.retried_rule:
+        assert len(retried) == 2, f"expected 2 SLURM jobs for {case.retried_rule}, got {retried}"
+        first, second = retried
+        assert states[first.slurm_id] == "FAILED", states[first.slurm_id]
+        t1, t2 = (_minutes(done[s.slurm_id]["TimeLimit"]) for s in retried)
+        assert t2 == 2 * t1, f"runtime not scaled by attempt: {t1} then {t2} minutes"
+
+    # 5. the jobs' own view: partition, GPU visibility, resumption
+    subst = {"{cpu}": slurm.cpu_partition, "{gpu}": slurm.gpu_partition}
+    for rel, patterns in case.log_checks.items():
+        text = (workdir / rel).read_text()
+        for pattern in patterns:
+            for key, value in subst.items():
+                pattern = pattern.replace(key, re.escape(value))
+            assert re.search(pattern, text, re.M), f"{rel} does not match {pattern!r}:\n{text}"
+
+    # 6. same results as a local run
+    if case.compare_with_local:
+        local = tmp_path / "local-run"
+        local.mkdir()
+        local_cmd = [
+            _snakemake(), "--cores", "2", "--resources", "gpu=1", "--retries", "2",
+            "--workflow-profile", "none", *_case_args(case),
+        ]  # fmt: skip
+        rc, local_out = run_with_timeout(local_cmd, local, case.timeout, tmp_path / "snakemake-local.log")
+        assert rc == 0, f"local run failed:\n{local_out[-4000:]}"
+        for rel in case.compare_with_local:
+            a, b = workdir / rel, local / rel
+            files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file()) if a.is_dir() else [Path()]
+            files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file()) if b.is_dir() else [Path()]
+            assert files_a == files_b, f"{rel}: files differ from the local run's"
+            for f in files_a:
+                assert filecmp.cmp(a / f, b / f, shallow=False), f"{rel}/{f} differs from the local run's"
