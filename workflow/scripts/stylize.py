@@ -1,9 +1,9 @@
 """Stylise one clip with one style, budget and variant (rule stylize).
 
 The frames go to params.work, which Snakemake does not manage, so a restarted job resumes at the
-first unfinished frame. A signature of the settings and inputs is kept beside them: if it differs
-(params changed, inputs rebuilt, folder from elsewhere), the folder is started afresh, so a resumed
-run never mixes frames made under different settings.
+first unfinished frame. A signature of the settings, the inputs and the styleflow version is kept
+beside them: if it differs (params changed, inputs rebuilt, styleflow upgraded, folder from
+elsewhere), the folder is started afresh, so a resumed run never mixes frames made differently.
 """
 
 import json
@@ -13,6 +13,7 @@ from pathlib import Path
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
+import styleflow
 import torch
 from styleflow.atomic import atomic_path, write_json
 from styleflow.layout import ClipPaths
@@ -24,6 +25,7 @@ files = [Path(f) for f in inp.styles] + [
     f for d in (inp.frames, inp.flow, inp.masks) for f in sorted(Path(d).iterdir())
 ]
 signature = json.loads(json.dumps({
+    "styleflow": styleflow.__version__,
     "params": {k: v for k, v in p.items() if k != "work"},
     "inputs": [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files if not f.name.startswith(".")],
 }, default=str))  # fmt: skip
