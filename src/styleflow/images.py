@@ -26,7 +26,7 @@ def read_image(path: str | os.PathLike[str]) -> Image:
     """Read an image file as ``(H, W, 3)`` float32 RGB in ``[0, 1]``.
 
     Grayscale images are replicated to three channels; an alpha channel is composited over
-    white; 16-bit images are scaled by 1/65535.
+    white; 16-bit images are scaled by 1/65535; the EXIF orientation of photos is applied.
 
     Raises:
         StyleflowError: the file is missing, is a folder, is empty or is not an image.
@@ -38,7 +38,16 @@ def read_image(path: str | os.PathLike[str]) -> Image:
         raise StyleflowError(f"{p}: is a folder, expected an image file")
     if p.stat().st_size == 0:
         raise StyleflowError(f"{p}: the file is empty, expected an image (PNG, JPEG, ...)")
-    raw = cv2.imread(str(p), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    try:
+        data = np.fromfile(p, dtype=np.uint8)
+    except OSError as exc:
+        raise StyleflowError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
+    # IMREAD_UNCHANGED keeps alpha but ignores the EXIF orientation (phone photos would come out
+    # sideways); ANYCOLOR|ANYDEPTH applies it and keeps grayscale and 16 bits. Use the latter
+    # unless the image has an alpha channel.
+    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if raw is not None and not (raw.ndim == 3 and raw.shape[2] == 4):
+        raw = cv2.imdecode(data, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
     if raw is None:
         raise StyleflowError(f"{p}: not an image that OpenCV can read (PNG, JPEG, PPM, TIFF, ...)")
     return _normalise(raw, p)

@@ -67,6 +67,13 @@ class StyleSettings:
         positive("divergence_factor", allow_zero=False)
         if not isinstance(self.iterations, int) or self.iterations < 0:
             raise StyleflowError(f"iterations: expected a whole number >= 0, got {self.iterations!r}")
+        if not isinstance(self.window, int) or self.window < 1:
+            # window 0 would declare convergence after the first iteration
+            raise StyleflowError(f"window: expected a whole number of iterations >= 1, got {self.window!r}")
+        if self.coarse_iterations is not None and (not isinstance(self.coarse_iterations, int) or self.coarse_iterations < 0):
+            raise StyleflowError(f"coarse_iterations: expected a whole number >= 0, got {self.coarse_iterations!r}")
+        if self.lr is not None and (not isinstance(self.lr, (int, float)) or not self.lr > 0):
+            raise StyleflowError(f"lr: expected a positive step size, got {self.lr!r}")
         if not isinstance(self.coarse_to_fine, int) or not 1 <= self.coarse_to_fine <= 5:
             raise StyleflowError(f"coarse_to_fine: expected 1 to 5 levels, got {self.coarse_to_fine!r}")
         if self.optimizer not in ("lbfgs", "adam"):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import threading
 import urllib.parse
 from pathlib import Path
 from typing import Iterable
@@ -46,16 +47,34 @@ def torchvision_cache_file(arch: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urllib.parse.urlparse(url).path)
 
 
-@functools.lru_cache(maxsize=None)
 def _host_answers(host: str, timeout: float = 3.0) -> bool:
-    """True if a TCP connection to ``host:443`` opens within ``timeout`` seconds (cached per process)."""
+    """True if a TCP connection to ``host:443`` opens within ``timeout`` seconds.
+
+    ``STYLEFLOW_OFFLINE`` set (non-empty) means no: nothing is tried.
+    """
     if os.environ.get("STYLEFLOW_OFFLINE"):
         return False
-    try:
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    return _probe(host, timeout)
+
+
+@functools.lru_cache(maxsize=None)
+def _probe(host: str, timeout: float) -> bool:
+    """The connection test, cached per process, bounded by ``timeout`` *including* the DNS
+    lookup (``socket.create_connection``'s timeout does not cover name resolution, which can
+    take tens of seconds when the resolver is unreachable): it runs in a daemon thread."""
+    answered: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            with socket.create_connection((host, 443), timeout=timeout):
+                answered.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=attempt, name=f"probe {host}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answered)
 
 
 def _load_torchvision(arch: str, allow_download: bool) -> tuple[dict[str, torch.Tensor], WeightsInfo] | str:

@@ -11,7 +11,9 @@ from ..settings import PRESETS, settings_from
 def add_style_options(p: argparse.ArgumentParser) -> None:
     """Options shared by every command that stylises (image, video)."""
     g = p.add_argument_group("stylisation")
-    g.add_argument("--preset", default="gatys", choices=sorted(PRESETS),
+    # No argparse ``choices``: an unknown preset is reported by settings_from() in one line
+    # (exit status 2) instead of argparse's usage dump.
+    g.add_argument("--preset", default="gatys", metavar="{" + ",".join(sorted(PRESETS)) + "}",
                    help="gatys: Gatys' layers, early stop, coarse-to-fine (default); report: the source report's setting")
     g.add_argument("--content-weight", type=float, help="α, weight of the content loss")
     g.add_argument("--style-weight", type=float, help="β, weight of the style loss")
