@@ -106,6 +106,11 @@ class SlurmCluster:
         return self.env["NODE"]
 
     @property
+    def cpus(self) -> int:
+        """CPUs of the node, as `slurmd -C` reports them (no job can ask for more)."""
+        return int(self.env.get("CPUS") or 1)
+
+    @property
     def cpu_partition(self) -> str:
         return self.env["CPU_PARTITION"]
 

@@ -67,6 +67,8 @@ class WorkflowCase:
     # rule whose first job fails on purpose: it must be resubmitted once with twice
     # the runtime (the profile's `N * attempt`) and then succeed
     retried_rule: str | None = None
+    # runtime in minutes the profile must give the retried rule's first attempt
+    retried_first_runtime: int | None = None
     # log file -> regular expressions that must all match in it
     log_checks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     timeout: int = 300  # seconds for the whole SLURM run
@@ -77,25 +79,26 @@ CASES = [
     WorkflowCase(
         name="toy",
         snakefile=TOY / "Snakefile",
-        config=("simulate_preemption=true", "n_frames=3"),
+        config=("simulate_preemption=true", "n_frames=3", "res=40"),
         expected_outputs=(
-            "results/frames/demo.txt",
-            "results/stylized/demo.txt",
-            "results/metrics/demo.csv",
+            "results/frames/demo/h40.txt",
+            "results/stylized/demo/h40.txt",
+            "results/metrics/demo/h40.csv",
         ),
         compare_with_local=(
-            "results/frames/demo.txt",
-            "results/stylized/demo.txt",
-            "results/metrics/demo.csv",
+            "results/frames/demo/h40.txt",
+            "results/stylized/demo/h40.txt",
+            "results/metrics/demo/h40.csv",
         ),
         gpu_rules=frozenset({"stylize"}),
         cpu_rules=frozenset({"frames", "metrics"}),
         retried_rule="stylize",
+        retried_first_runtime=60,  # profiles/slurm: max(60, 240 * (40 / 350) ** 2) * 1
         log_checks={
             # the toy's rules log where they ran; {gpu}/{cpu} = partition names
-            "logs/frames/demo.log": (r"slurm_job_id=\d+ partition={cpu} cuda_visible_devices=$",),
-            "logs/metrics/demo.log": (r"slurm_job_id=\d+ partition={cpu} cuda_visible_devices=$",),
-            "logs/stylize/demo.log": (
+            "logs/frames/demo/h40.log": (r"slurm_job_id=\d+ partition={cpu} cuda_visible_devices=$",),
+            "logs/metrics/demo/h40.log": (r"slurm_job_id=\d+ partition={cpu} cuda_visible_devices=$",),
+            "logs/stylize/demo/h40.log": (
                 r"slurm_job_id=\d+ partition={gpu} cuda_visible_devices=\d+$",
                 r"^frame 1: resumed$",  # the retry resumed from the first attempt's frame
                 r"^frame 3: stylized$",
@@ -190,6 +193,8 @@ def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tm
         "--profile", str(SLURM_PROFILE),
         "--profile", str(TEST_PROFILE),
         "--workflow-profile", "none",
+        # rules may ask for more threads (cpus-per-task) than the test node has
+        "--max-threads", str(slurm.cpus),
         *_case_args(case),
     ]  # fmt: skip
     t0 = time.monotonic()
@@ -245,6 +250,8 @@ def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tm
         assert states[first.slurm_id] == "FAILED", states[first.slurm_id]
         t1, t2 = (_minutes(done[s.slurm_id]["TimeLimit"]) for s in retried)
         assert t2 == 2 * t1, f"runtime not scaled by attempt: {t1} then {t2} minutes"
+        if case.retried_first_runtime is not None:
+            assert t1 == case.retried_first_runtime, f"first attempt's runtime {t1} min"
 
     # 5. the jobs' own view: partition, GPU visibility, resumption
     subst = {"{cpu}": slurm.cpu_partition, "{gpu}": slurm.gpu_partition}

@@ -36,6 +36,11 @@ skip() { log "SKIP: $*"; exit 77; }
 [ "$(uname -s)" = Linux ] || skip "SLURM test cluster needs Linux"
 [ "$(id -u)" -eq 0 ] || skip "needs root (installs packages, starts slurmctld/slurmd/munged)"
 
+# One start at a time (two test sessions at once): hold a lock on this script file
+# while starting; the second then sees the first's daemons below and skips.
+exec 9<"${BASH_SOURCE[0]}"
+flock -w 300 9 || skip "another start_cluster.sh has held its lock for 5 minutes"
+
 # Never touch a SLURM that is not ours (another test run, or a real installation).
 POINTER=/run/styleflow-test-slurm.state  # names the state dir of a running test cluster
 for d in slurmctld slurmd slurmstepd; do
@@ -153,6 +158,7 @@ place_conf() {  # place_conf NAME  (content on stdin)
 NODE_LINE=$(slurmd -C | head -n 1)
 case $NODE_LINE in NodeName=*) ;; *) log "unexpected 'slurmd -C' output: $NODE_LINE"; exit 1 ;; esac
 NODE=$(sed -n 's/^NodeName=\([^ ]*\).*/\1/p' <<<"$NODE_LINE")
+CPUS=$(sed -n 's/.* CPUs=\([0-9]*\).*/\1/p' <<<"$NODE_LINE")
 
 place_conf slurm.conf <<CONF
 # Written by styleflow tests/slurm/start_cluster.sh for a throw-away test cluster;
@@ -227,6 +233,7 @@ fi
 {
     echo "STATE_DIR=$STATE_DIR"
     echo "NODE=$NODE"
+    echo "CPUS=$CPUS"
     echo "CPU_PARTITION=$CPU_PARTITION"
     echo "GPU_PARTITION=$GPU_PARTITION"
     echo "SLURMCTLD_LOG=$STATE_DIR/log/slurmctld.log"
