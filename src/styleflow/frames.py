@@ -33,6 +33,10 @@ from .errors import StyleflowError
 from .images import check_size, size_for_height
 from .layout import frame_name, list_frames
 
+# Silence libav's own messages about damaged input (we raise one clear error instead); read by
+# OpenCV when its FFmpeg backend first starts, so set before any capture is opened.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 META_NAME = "meta.json"
 META_KEYS = ("fps", "source_width", "source_height", "width", "height", "frame_count", "start", "step", "source")
 #: Fallback when a container does not state its frame rate.
@@ -67,7 +71,12 @@ def _open_video(video: Path) -> cv2.VideoCapture:
         raise StyleflowError(f"{video}: is a folder, expected a video file (mp4, avi, mov, webm)")
     if video.stat().st_size == 0:
         raise StyleflowError(f"{video}: the file is empty, expected a video (mp4, avi, mov, webm)")
-    cap = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # we report failures ourselves
+    try:
+        cap = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
     if not cap.isOpened():
         cap.release()
         raise StyleflowError(
@@ -165,6 +174,12 @@ def extract_frames(
                 raise StyleflowError(f"{out_dir}: could not write {dest.name}; is the disk full or read-only?")
             bar.update(1)
         bar.close()
+        complete = max_frames is not None and written >= max_frames
+        if not complete and estimate > 0 and index < estimate - max(2, estimate // 20):
+            raise StyleflowError(
+                f"{video}: truncated or corrupt — the container announces {estimate} frames but only "
+                f"{index} could be decoded; re-download or re-encode the video"
+            )
         if written < min_frames:
             found = "no frames" if written == 0 else f"only {written} frame{'s' if written > 1 else ''}"
             where = f" from frame {start}" if start else ""
