@@ -29,8 +29,9 @@ from .losses import content_loss, gram, style_loss, temporal_loss, total_variati
 from .settings import StyleSettings
 from .weights import load_backbone
 
-#: Iterations after an optimiser (re)start before a loss blow-up counts as divergence: L-BFGS
-#: without line search overshoots by 10-100x in its first steps and then recovers.
+#: Iterations after an optimiser (re)start before a loss blow-up counts as divergence, and before
+#: the convergence test (``tol``) applies: L-BFGS without line search takes a tiny first step,
+#: can overshoot by many orders of magnitude in the next ones, and then recovers.
 WARMUP_ITERATIONS = 10
 
 #: Coarse levels whose shorter side would fall below this many pixels are skipped.
@@ -345,7 +346,10 @@ class Stylizer:
             if callback:
                 callback({"event": "iteration", "level": level, "levels": levels, "iteration": it,
                           "budget": budget, "losses": best["parts"]})
-            if s.tol > 0 and len(history) > s.window:
+            # The window must lie after the warm-up of the last (re)start: L-BFGS's first steps are
+            # tiny or overshoot, the best loss stalls for several iterations, and a window over that
+            # stall would call it convergence before anything happened.
+            if s.tol > 0 and state["since_reset"] >= WARMUP_ITERATIONS + s.window:
                 old = history[-s.window - 1]
                 if (old - best["loss"]) <= s.tol * abs(best["loss"]):
                     converged = True

