@@ -1,0 +1,91 @@
+"""Optical flow recovers a known shift; bad settings and missing RAFT weights fail clearly."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from styleflow.errors import StyleflowError
+from styleflow.flow import compute_flow, method_settings
+from styleflow.warp import warp
+
+
+def shifted_pair(dx: float, dy: float, h: int = 64, w: int = 96, seed: int = 0):
+    """A smooth random texture ``a`` and ``b`` with ``a(x) = b(x + (dx, dy))`` (integer shift)."""
+    rng = np.random.default_rng(seed)
+    big = cv2.GaussianBlur(rng.random((h + 40, w + 40, 3)).astype(np.float32), (0, 0), 2.0)
+    big = (big - big.min()) / (big.max() - big.min())
+    y0, x0 = 20, 20
+    a = big[y0:y0 + h, x0:x0 + w]
+    b = big[y0 - dy:y0 - dy + h, x0 - dx:x0 - dx + w]
+    return np.ascontiguousarray(a), np.ascontiguousarray(b)
+
+
+@pytest.mark.parametrize(
+    "method, params, tol",
+    [
+        ("dis", {}, 0.1),
+        ("dis", {"preset": "fast"}, 0.25),
+        ("farneback", {}, 0.25),
+        ("deepflow", {}, 0.1),
+    ],
+)
+def test_known_shift_is_recovered(method, params, tol):
+    a, b = shifted_pair(3, -2)
+    flow = compute_flow(a, b, method, **params)
+    assert flow.shape == (64, 96, 2) and flow.dtype == np.float32
+    inner = flow[12:-12, 12:-12]
+    assert abs(np.median(inner[..., 0]) - 3) < tol
+    assert abs(np.median(inner[..., 1]) + 2) < tol
+    # and the backward flow warps b back onto a
+    back = compute_flow(b, a, method, **params)
+    assert abs(np.median(back[12:-12, 12:-12, 0]) + 3) < tol
+    warped, inside = warp(b, flow)
+    err = np.abs(warped - a)[inside[..., None].repeat(3, 2)]
+    assert err.mean() < 0.02
+
+
+def test_default_settings_are_recorded_and_overridable():
+    s = method_settings("dis")
+    assert s["scale"] == 2.0 and s["color_refine_iterations"] > 0
+    preset = method_settings("dis", {"preset": "ultrafast"})
+    assert preset["scale"] == 1.0 and preset["color_refine_iterations"] == 0
+    assert method_settings("dis", {"finest_scale": 0})["finest_scale"] == 0
+
+
+@pytest.mark.parametrize(
+    "method, params, message",
+    [
+        ("nope", {}, "unknown; choose one of dis, farneback, deepflow, raft"),
+        ("dis", {"finest_scal": 0}, "unknown parameter"),
+        ("dis", {"preset": "slow"}, "preset 'slow'"),
+        ("dis", {"scale": 9}, "scale"),
+        ("farneback", {"winsize": 15, "foo": 1}, "foo"),
+    ],
+)
+def test_bad_settings(method, params, message):
+    a, b = shifted_pair(1, 1, 16, 16)
+    with pytest.raises(StyleflowError, match=message):
+        compute_flow(a, b, method, **params)
+
+
+def test_frames_of_different_sizes():
+    a, _ = shifted_pair(1, 1, 16, 16)
+    b, _ = shifted_pair(1, 1, 16, 18)
+    with pytest.raises(StyleflowError, match="differ in size"):
+        compute_flow(a, b)
+
+
+def test_raft_never_downloads(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty cache
+    a, b = shifted_pair(1, 1, 16, 16)
+    with pytest.raises(StyleflowError, match="weights not found at .*never downloads"):
+        compute_flow(a, b, "raft")
+    with pytest.raises(StyleflowError, match="missing.pth"):
+        compute_flow(a, b, "raft", weights=str(tmp_path / "missing.pth"))
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not weights")
+    with pytest.raises(StyleflowError, match="not RAFT-large weights"):
+        compute_flow(a, b, "raft", weights=str(junk))
+    assert not (tmp_path / "torch").exists() or not any((tmp_path / "torch").rglob("*.pth"))
