@@ -30,6 +30,7 @@ include: "workflow/rules/masks.smk"
 include: "workflow/rules/stylize.smk"
 include: "workflow/rules/encode.smk"
 include: "workflow/rules/flowviz.smk"
+include: "workflow/rules/metrics.smk"
 
 
 localrules:
@@ -42,3 +43,4 @@ rule all:
     default_target: True
     input:
         all_targets(),
+        comparison_targets(),

@@ -1,0 +1,13 @@
+"""Plots of one (video, style, resolution) group of runs (rule plots)."""
+
+import sys
+
+sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
+
+from pathlib import Path
+
+from styleflow.plots import plot_group, read_runs
+
+runs = read_runs(snakemake.input.summaries, snakemake.input.frames)
+for path in plot_group(runs, Path(snakemake.output.warp_error).parent):
+    print(path)
