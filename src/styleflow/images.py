@@ -45,12 +45,22 @@ def read_image(path: str | os.PathLike[str]) -> Image:
     # IMREAD_UNCHANGED keeps alpha but ignores the EXIF orientation (phone photos would come out
     # sideways); ANYCOLOR|ANYDEPTH applies it and keeps grayscale and 16 bits. Use the latter
     # unless the image has an alpha channel.
-    raw = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    raw = _decode(data, cv2.IMREAD_UNCHANGED)
     if raw is not None and not (raw.ndim == 3 and raw.shape[2] == 4):
-        raw = cv2.imdecode(data, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
+        raw = _decode(data, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
     if raw is None:
         raise StyleflowError(f"{p}: not an image that OpenCV can read (PNG, JPEG, PPM, TIFF, ...)")
     return _normalise(raw, p)
+
+
+def _decode(data: np.ndarray, flags: int) -> np.ndarray | None:
+    """``cv2.imdecode`` without OpenCV's own warnings on stderr (our error says it in one line)."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        return cv2.imdecode(data, flags)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def _normalise(raw: np.ndarray, p: Path) -> Image:
