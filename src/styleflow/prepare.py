@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .atomic import write_json
-from .consistency import consistency_mask, reliable_fraction, write_pgm
+from .consistency import consistency_mask, write_pgm
 from .errors import StyleflowError
 from .flow import FLOW_METHODS, compute_flow, method_settings
 from .flowio import is_valid_flo, read_flo, write_flo
@@ -31,7 +31,7 @@ from .flowviz import flow_to_color
 from .frames import encode_arrays, read_meta
 from .images import read_image, to_uint8
 from .layout import ClipPaths, list_frames
-from .scenecut import CUTS_NAME, DEFAULT_THRESHOLD, read_cuts, spans_cut, write_cuts
+from .scenecut import CUTS_NAME, DEFAULT_THRESHOLD, consistent_fraction, read_cuts, spans_cut, write_cuts
 from .warp import warp
 
 SETTINGS_NAME = "flow_settings.json"
@@ -166,8 +166,10 @@ def compute_masks(
     masks of pairs that span a cut are written all-zero.
 
     Args:
-        frames_dir: the frames folder, to know the frame count; without it the count is the
-            largest frame number among ``flow_dir``'s forward flows.
+        frames_dir: the frames folder: gives the frame count and enables the photometric part of
+            the scene-cut rule; without it the count is the largest frame number among
+            ``flow_dir``'s forward flows and cuts use the masks alone.
+        cut_threshold: consistent fraction below which a consecutive pair is a cut.
 
     Raises:
         StyleflowError: a missing or corrupt flow file (named), flows of different sizes.
@@ -186,15 +188,25 @@ def compute_masks(
     bar = tqdm(total=len(_pairs(n, offsets)), desc="masks", unit="pair", disable=not progress, leave=False,
                dynamic_ncols=True)
     # Consecutive pairs first: they decide the cuts.
+    frames = _FrameCache(list_frames(frames_dir), keep=2) if frames_dir is not None else None
     fractions: dict[int, float] = {}
     for k in range(1, n):
         fwd, bwd = read_flo(clip.forward(k, k + 1)), read_flo(clip.backward(k + 1, k))
         m = consistency_mask(bwd, fwd)
-        fractions[k + 1] = reliable_fraction(m)
+        if frames is not None:
+            prev, cur = frames(k), frames(k + 1)
+            if cur.shape[:2] != bwd.shape[:2]:
+                raise StyleflowError(
+                    f"{clip.backward(k + 1, k)}: flow is {bwd.shape[1]}x{bwd.shape[0]} but the frames are "
+                    f"{cur.shape[1]}x{cur.shape[0]}; recompute the flows for these frames"
+                )
+            fractions[k + 1] = consistent_fraction(m, cur, prev, bwd)
+        else:
+            fractions[k + 1] = consistent_fraction(m)
         _store(clip, k + 1, k, m, None)
         _store(clip, k, k + 1, consistency_mask(fwd, bwd), None)
         bar.update(1)
-    cuts = write_cuts(masks_dir / CUTS_NAME, fractions, n, cut_threshold, offsets)
+    cuts = write_cuts(masks_dir / CUTS_NAME, fractions, n, cut_threshold, offsets, photometric=frames is not None)
     for k in range(1, n + 1):  # zero the consecutive masks at cuts
         if k + 1 in cuts:
             _store(clip, k + 1, k, None, cuts)
