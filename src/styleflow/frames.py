@@ -405,4 +405,6 @@ def probe_video(path: str | os.PathLike[str]) -> dict:
 def _progress(total: int | None, desc: str, enabled: bool) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="frame", disable=not enabled, leave=False, dynamic_ncols=True)
+    # disable=None: draw only when stderr is a terminal (no bar debris in logs)
+    return tqdm(total=total, desc=desc, unit="frame", disable=True if not enabled else None, leave=False,
+                dynamic_ncols=True)

@@ -119,7 +119,9 @@ def compute_flows(
     pairs = _pairs(len(paths), offsets)
     from tqdm import tqdm
 
-    for k, j in tqdm(pairs, desc="flow", unit="pair", disable=not progress, leave=False, dynamic_ncols=True):
+    bar = tqdm(pairs, desc="flow", unit="pair", disable=True if not progress else None,  # None: only on a TTY
+               leave=False, dynamic_ncols=True)
+    for k, j in bar:
         fwd, bwd = clip.forward(k, j), clip.backward(j, k)
         if resume and is_valid_flo(fwd, shape) and is_valid_flo(bwd, shape):
             continue
@@ -185,8 +187,8 @@ def compute_masks(
     masks_dir.mkdir(parents=True, exist_ok=True)
     from tqdm import tqdm
 
-    bar = tqdm(total=len(_pairs(n, offsets)), desc="masks", unit="pair", disable=not progress, leave=False,
-               dynamic_ncols=True)
+    bar = tqdm(total=len(_pairs(n, offsets)), desc="masks", unit="pair", disable=True if not progress else None,
+               leave=False, dynamic_ncols=True)
     # Consecutive pairs first: they decide the cuts.
     frames = _FrameCache(list_frames(frames_dir), keep=2) if frames_dir is not None else None
     fractions: dict[int, float] = {}
