@@ -297,9 +297,9 @@ def _raft(a: np.ndarray, b: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     key = (model_name, str(path), str(device))
     net = _RAFT_CACHE.get(key)
     if net is None:
-        net = getattr(optical_flow, RAFT_MODELS[model_name][0])(weights=None, progress=False)
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(path, map_location="cpu", weights_only=True)  # fails fast on junk
+            net = getattr(optical_flow, RAFT_MODELS[model_name][0])(weights=None, progress=False)
             net.load_state_dict(state)
         except Exception as exc:  # corrupt file, wrong model
             raise StyleflowError(f"{path}: not RAFT-{model_name} weights ({type(exc).__name__}: {exc})"[:300]) from None
