@@ -40,6 +40,8 @@ SEQUENCES = ("clean_alley_1", "clean_cave_2", "clean_market_5")
 #: name → (method, params)
 METHODS: dict[str, tuple[str, dict]] = {
     "dis (default)": ("dis", {}),
+    "dis, 1 colour pass": ("dis", {"color_refine_rounds": 1, "color_refine_iterations": 5}),
+    "dis, no colour pass": ("dis", {"color_refine_iterations": 0}),
     "dis medium": ("dis", {"preset": "medium"}),
     "dis ultrafast": ("dis", {"preset": "ultrafast"}),
     "farneback": ("farneback", {}),

@@ -47,8 +47,8 @@ DIS_DEFAULT: dict[str, Any] = {
     "use_spatial_propagation": True,
     # Then a variational refinement at full resolution on each colour channel in turn (R, G, B),
     # weighted towards gradient constancy; 0 iterations switches it off.
-    "color_refine_iterations": 5,
-    "color_refine_rounds": 1,
+    "color_refine_iterations": 3,
+    "color_refine_rounds": 2,
     "color_refine_alpha": 40.0,
     "color_refine_gamma": 20.0,
     "color_refine_delta": 0.5,
