@@ -18,6 +18,8 @@ rule encode:
     resources:
         mem_mb=1000,
     params:
-        frames=f"{RUN}/frames",
+        frames=lambda wildcards, input: os.path.join(
+            os.path.dirname(input.summary), "frames"
+        ),
     script:
         "../scripts/encode.py"

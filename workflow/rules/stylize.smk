@@ -28,7 +28,9 @@ rule stylize:
         gpu=1,
         mem_mb=4000,
     params:
-        work=f"{RUN}/frames",
+        work=lambda wildcards, output: os.path.join(
+            os.path.dirname(output.summary), "frames"
+        ),
         style_weights=style_weights,
         budget=budget,
         variant=variant,
