@@ -27,7 +27,7 @@ from typing import Any, Mapping
 from .errors import StyleflowError
 
 #: γ used by the built-in temporal variants (pixels in [0, 1]; see settings.py for the scales).
-DEFAULT_TEMPORAL_WEIGHT = 2e3
+DEFAULT_TEMPORAL_WEIGHT = 1e4
 
 
 @dataclass
