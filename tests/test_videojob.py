@@ -1,0 +1,82 @@
+"""``styleflow video``: the whole chain for one clip, reused on a second call."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from styleflow.cli import main
+from styleflow.frames import encode_arrays, probe_video
+from styleflow.images import write_image
+
+
+@pytest.fixture(scope="module")
+def clip_and_style(tmp_path_factory):
+    root = tmp_path_factory.mktemp("videojob")
+    rng = np.random.default_rng(0)
+    base = cv2.GaussianBlur(rng.random((96, 160, 3)).astype(np.float32), (0, 0), 3)
+    base = ((base - base.min()) / (base.max() - base.min()) * 255).astype(np.uint8)
+    frames = [np.ascontiguousarray(base[8:72, 4 * k : 4 * k + 96]) for k in range(5)]  # panning right
+    video = root / "pan.mp4"
+    encode_arrays(frames, video, fps=12)
+    style = root / "style.png"
+    write_image(style, rng.random((48, 48, 3)).astype(np.float32))
+    return video, style
+
+
+def run_video(video, style, out, *extra: str) -> int:
+    return main(["video", str(video), str(style), "-o", str(out), "--height", "32", "--max-frames", "3",
+                 "--first-iterations", "3", "--iterations", "2", "--no-progress", *extra])
+
+
+def test_video_chain_writes_h264_and_reuses_its_work_folder(tmp_path, clip_and_style):
+    video, style = clip_and_style
+    out = tmp_path / "styled.mp4"
+    assert run_video(video, style, out) == 0
+    info = probe_video(out)
+    assert info["codec"] == "h264" and info["pix_fmt"] == "yuv420p" and info["fps"] == pytest.approx(12, abs=0.1)
+    work = tmp_path / "styled.work"
+    (prep,) = work.iterdir()
+    assert len(list((prep / "frames").glob("frame_*.png"))) == 3
+    assert (prep / "flow-dis" / "forward_000001_000002.flo").is_file()
+    assert (prep / "masks-dis" / "cuts.json").is_file()
+    (run,) = (prep / "runs").iterdir()
+    assert json.loads((run / "run.json").read_text())["frames"] == 3
+
+    watched = [prep / "frames" / "frame_000001.png", prep / "flow-dis" / "forward_000001_000002.flo",
+               run / "frame_000003.png"]
+    stamps = [p.stat().st_mtime_ns for p in watched]
+    assert run_video(video, style, out) == 0
+    assert [p.stat().st_mtime_ns for p in watched] == stamps  # nothing recomputed
+
+    # a different setting makes a new run folder next to the old one, reusing frames and flow
+    assert run_video(video, style, out, "--variant", "noInit") == 0
+    assert len(list((prep / "runs").iterdir())) == 2
+    assert [p.stat().st_mtime_ns for p in watched[:2]] == stamps[:2]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--variant", "sideways"], "variant 'sideways': unknown"),
+        (["--height", "0"], "--height 0: too small"),
+    ],
+)
+def test_video_bad_options(tmp_path, clip_and_style, capsys, args, message):
+    video, style = clip_and_style
+    out = tmp_path / "x.mp4"
+    assert run_video(video, style, out, *args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_video_missing_input(tmp_path, clip_and_style, capsys):
+    _, style = clip_and_style
+    out = tmp_path / "x.mp4"
+    assert run_video(tmp_path / "nope.mp4", style, out) == 2
+    assert "nope.mp4" in capsys.readouterr().err
+    assert not out.exists()
