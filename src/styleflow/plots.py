@@ -63,11 +63,20 @@ def _num(v: Any) -> float:
 def plot_warp_error(runs: Sequence[Run], out_base: str | os.PathLike[str]) -> list[Path]:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
+    from matplotlib.ticker import MaxNLocator
+
     for summary, frames in runs:
         xs = [int(r["frame"]) for r in frames if not math.isnan(_num(r.get("warp_error")))]
         ys = [_num(r["warp_error"]) for r in frames if not math.isnan(_num(r.get("warp_error")))]
-        ax.plot(xs, ys, marker="o", markersize=3, label=f"{label(summary, runs)} (mean {_num(summary['warp_error']):.3g})")
-    ax.set_xlabel("frame t (pair t−1 → t)")
+        (line,) = ax.plot(xs, ys, marker="o", markersize=3,
+                          label=f"{label(summary, runs)} (mean {_num(summary['warp_error']):.3g})")
+        png = [(int(r["frame"]), _num(r.get("warp_error_png"))) for r in frames]
+        png = [(x, y) for x, y in png if not math.isnan(y)]
+        if png:  # the same on the lossless frames: dashed, same colour
+            ax.plot([x for x, _ in png], [y for _, y in png], linestyle="--", linewidth=1, color=line.get_color(),
+                    label=f"{label(summary, runs)}, PNG frames (mean {_num(summary.get('warp_error_png')):.3g})")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("frame t (pair t−1 → t); solid: encoded video, dashed: lossless PNG frames")
     ax.set_ylabel("warping error E(t)")
     ax.set_title(_title(runs, "Temporal warping error per frame (lower: less flicker)"), fontsize=10)
     ax.set_ylim(bottom=0)
