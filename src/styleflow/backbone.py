@@ -192,10 +192,17 @@ class VGGFeatures(nn.Module):
         wanted = set(self.layers)
         out: dict[str, torch.Tensor] = {}
         h = self.preprocess(x)
+        previous = ""
         for name, module in zip(self.names, self.body):
-            h = module(h)
+            if isinstance(module, nn.ReLU) and previous.startswith("conv") and previous not in wanted:
+                # Nobody keeps the convolution's output (its backward needs only the weights):
+                # rectify in place, one activation buffer less per layer.
+                h = torch.relu_(h)
+            else:
+                h = module(h)
             if name in wanted:
                 out[name] = h * self.scale if self.scale != 1.0 else h
+            previous = name
         return out
 
 

@@ -51,6 +51,7 @@ class StyleSettings:
     style_scale: float = 1.0  # style image height relative to the content height
     seed: int = 0
     divergence_factor: float = 10.0  # a loss above this many times the best so far counts as a blow-up
+    precision: str = "float32"  # float32 | bfloat16 | float16: backbone under torch.autocast (mainly CUDA)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -78,6 +79,8 @@ class StyleSettings:
             raise StyleflowError(f"coarse_to_fine: expected 1 to 5 levels, got {self.coarse_to_fine!r}")
         if self.optimizer not in ("lbfgs", "adam"):
             raise StyleflowError(f"optimizer {self.optimizer!r}: expected lbfgs or adam")
+        if self.precision not in ("float32", "bfloat16", "float16"):
+            raise StyleflowError(f"precision {self.precision!r}: expected float32, bfloat16 or float16")
         if self.init not in ("content", "random", "image"):
             raise StyleflowError(f"init {self.init!r}: expected content, random or image")
         if not self.style_layers:

@@ -37,6 +37,13 @@ WARMUP_ITERATIONS = 10
 #: Coarse levels whose shorter side would fall below this many pixels are skipped.
 MIN_LEVEL_SIDE = 32
 
+#: Mixed precision (``settings.precision``) is used only if, at the start image, the loss differs
+#: from float32's by at most this fraction and the gradient's cosine similarity is at least
+#: ``1 - PRECISION_TOLERANCE``; otherwise the stylizer falls back to float32 (with a warning).
+PRECISION_TOLERANCE = 1e-2
+
+_PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
@@ -141,6 +148,14 @@ class Stylizer:
         )
         self._grams: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
         self._luminance_reference: np.ndarray | None = None
+        #: autocast dtype of the backbone's forward (None: float32); see :meth:`_check_precision`
+        self.amp_dtype: torch.dtype | None = _PRECISIONS[settings.precision]
+        self._precision_checked: set[tuple[int, int]] = set()
+
+    @property
+    def precision(self) -> str:
+        """The precision the backbone actually runs in (``float32`` after a failed check)."""
+        return {v: k for k, v in _PRECISIONS.items()}[self.amp_dtype]
 
     @property
     def backbone_info(self) -> dict[str, str | None]:
@@ -169,8 +184,74 @@ class Stylizer:
 
     def content_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
         with torch.no_grad():
-            feats = self.model(content)
+            feats = self.features(content)
         return {name: feats[name] for name in self.settings.content_layers}
+
+    def features(self, x: torch.Tensor, amp: bool = True) -> dict[str, torch.Tensor]:
+        """Backbone activations of ``x`` (1, 3, H, W), always float32.
+
+        With mixed precision on, only the convolutions run in ``amp_dtype`` (autocast); Grams,
+        losses, the image and the optimiser's state stay float32.
+        """
+        x = x.contiguous(memory_format=torch.channels_last)
+        if self.amp_dtype is None or not amp:
+            return self.model(x)
+        with torch.autocast(device_type=self.device.type, dtype=self.amp_dtype):
+            feats = self.model(x)
+        return {k: v.float() for k, v in feats.items()}
+
+    def objective(self, image: np.ndarray, content: np.ndarray) -> dict[str, float]:
+        """Unweighted content and style losses of ``image`` against ``content`` and the styles,
+        and ``objective = content_weight · content + style_weight · style`` (no TV, no temporal
+        term): the same definition for any run with these settings. Images (H, W, 3) in [0, 1].
+        """
+        s = self.settings
+        with torch.no_grad():
+            c_img = to_tensor(content, self.device)
+            targets = self.content_targets(c_img)
+            grams = self.style_targets(tuple(content.shape[:2]))  # type: ignore[arg-type]
+            feats = self.features(to_tensor(image, self.device))
+            c = sum(w * content_loss(feats[n], targets[n]) for n, w in s.content_layers.items())
+            st = style_loss(feats, grams, s.style_layers)
+        c, st = float(c), float(st)  # type: ignore[arg-type]
+        return {"content": c, "style": st, "objective": s.content_weight * c + s.style_weight * st}
+
+    def _check_precision(
+        self,
+        x: torch.Tensor,
+        content_targets: dict[str, torch.Tensor],
+        grams: dict[str, torch.Tensor],
+        terms: list[tuple[torch.Tensor, torch.Tensor, float]],
+    ) -> None:
+        """Once per image size: keep mixed precision only if loss and gradient at ``x`` agree with
+        float32's within :data:`PRECISION_TOLERANCE`; else fall back to float32 for good."""
+        size = tuple(x.shape[-2:])
+        if self.amp_dtype is None or size in self._precision_checked:
+            return
+        self._precision_checked.add(size)  # type: ignore[arg-type]
+        low_dtype = self.amp_dtype
+        results = []
+        for dtype in (None, low_dtype):
+            probe = x.detach().clone().requires_grad_(True)
+            self.amp_dtype = dtype
+            try:
+                total, _ = self._losses(probe, content_targets, grams, terms)
+                total.backward()
+            finally:
+                self.amp_dtype = low_dtype
+            results.append((float(total.detach()), probe.grad.flatten()))  # type: ignore[union-attr]
+        (ref, g_ref), (low, g_low) = results
+        rel = abs(low - ref) / max(abs(ref), 1e-30)
+        cos = float(F.cosine_similarity(g_ref, g_low, dim=0))
+        if not (math.isfinite(low) and rel <= PRECISION_TOLERANCE and cos >= 1 - PRECISION_TOLERANCE):
+            import warnings
+
+            warnings.warn(
+                f"precision {self.settings.precision}: loss off by {rel:.2%}, gradient cosine {cos:.4f} "
+                f"against float32 at {size[1]}x{size[0]}; using float32",
+                stacklevel=2,
+            )
+            self.amp_dtype = None
 
     # ------------------------------------------------------------------ optimisation
     def stylize(
@@ -258,7 +339,7 @@ class Stylizer:
         terms: list[tuple[torch.Tensor, torch.Tensor, float]],
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         s = self.settings
-        feats = self.model(x.contiguous(memory_format=torch.channels_last))
+        feats = self.features(x)
         c = sum(w * content_loss(feats[n], content_targets[n]) for n, w in s.content_layers.items())
         st = style_loss(feats, grams, s.style_layers)
         parts: dict[str, torch.Tensor] = {"content": c, "style": st}  # type: ignore[dict-item]
@@ -294,27 +375,39 @@ class Stylizer:
         level: int,
         levels: int,
     ) -> tuple[torch.Tensor, dict[str, object]]:
-        """Run one pyramid level; return the best iterate and a record."""
+        """Run one pyramid level; return the best iterate and a record.
+
+        Device traffic: per evaluation the loss value comes to the host once (L-BFGS reads it
+        anyway, and the divergence guard and the convergence test need it); the best iterate and
+        its loss parts stay on the device (copied in place) and become floats once, at the end —
+        or per iteration only when a ``callback`` wants them.
+        """
         s = self.settings
         content_targets = self.content_targets(content)
         grams = self.style_targets(tuple(content.shape[-2:]))  # type: ignore[arg-type]
         x = start.detach().contiguous().clone().requires_grad_(True)  # L-BFGS needs a flat view
+        self._check_precision(x, content_targets, grams, terms)
         opt = self._new_optimizer(x)
-        best = {"loss": math.inf, "x": x.detach().clone(), "parts": {}}
+        best_x = x.detach().clone()
+        best: dict[str, object] = {"loss": math.inf, "parts": {}}
         state = {"blowup": False, "since_reset": 0}
         history: list[float] = []
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
             total, parts = self._losses(x, content_targets, grams, terms)
-            value = float(total.detach())
+            value = float(total.detach())  # the one host sync per evaluation (L-BFGS needs it too)
             warm = state["since_reset"] >= WARMUP_ITERATIONS  # L-BFGS overshoots while it learns the scale
-            if not math.isfinite(value) or (warm and value > s.divergence_factor * best["loss"]):
+            if not math.isfinite(value) or (warm and value > s.divergence_factor * best["loss"]):  # type: ignore[operator]
                 state["blowup"] = True
-            elif value < best["loss"]:
-                best.update(loss=value, x=x.detach().clone(), parts={k: float(v.detach()) for k, v in parts.items()})
+            elif value < best["loss"]:  # type: ignore[operator]
+                best_x.copy_(x.detach())
+                best.update(loss=value, parts={k: v.detach() for k, v in parts.items()})
             total.backward()
             return total
+
+        def parts_as_floats() -> dict[str, float]:
+            return {k: float(v) for k, v in best["parts"].items()}  # type: ignore[union-attr]
 
         if budget == 0:
             with torch.no_grad():
@@ -336,27 +429,27 @@ class Stylizer:
                 state["blowup"] = False
                 state["since_reset"] = 0
                 with torch.no_grad():
-                    x.copy_(best["x"])
+                    x.copy_(best_x)
                 opt = self._new_optimizer(x)
                 if callback:
                     callback({"event": "restore", "level": level, "iteration": it, "restores": restores})
                 if restores > 5:
                     break
-            history.append(best["loss"])
+            history.append(best["loss"])  # type: ignore[arg-type]
             if callback:
                 callback({"event": "iteration", "level": level, "levels": levels, "iteration": it,
-                          "budget": budget, "losses": best["parts"]})
+                          "budget": budget, "losses": parts_as_floats()})
             # The window must lie after the warm-up of the last (re)start: L-BFGS's first steps are
             # tiny or overshoot, the best loss stalls for several iterations, and a window over that
             # stall would call it convergence before anything happened.
             if s.tol > 0 and state["since_reset"] >= WARMUP_ITERATIONS + s.window:
                 old = history[-s.window - 1]
-                if (old - best["loss"]) <= s.tol * abs(best["loss"]):
+                if (old - best["loss"]) <= s.tol * abs(best["loss"]):  # type: ignore[operator,arg-type]
                     converged = True
                     break
         if not best["parts"]:  # every evaluation diverged: keep the start
             raise StyleflowError("the optimisation diverged at every step; lower the style weight or the learning rate")
-        return best["x"], {"iterations": done, "restores": restores, "converged": converged, "losses": best["parts"]}
+        return best_x, {"iterations": done, "restores": restores, "converged": converged, "losses": parts_as_floats()}
 
 
 def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
