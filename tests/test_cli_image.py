@@ -13,20 +13,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from styleflow import weights as W
 from styleflow.cli import main
 
 FAST = ["--size", "32", "--iterations", "2", "--no-progress", "--device", "cpu"]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

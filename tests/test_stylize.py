@@ -14,14 +14,6 @@ from styleflow.settings import StyleSettings
 from styleflow.stylize import WARMUP_ITERATIONS, Stylizer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread avoids OpenMP barrier stalls on a shared, busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def make_content(h: int = 32, w: int = 48) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w]
