@@ -31,6 +31,7 @@ include: "workflow/rules/stylize.smk"
 include: "workflow/rules/encode.smk"
 include: "workflow/rules/flowviz.smk"
 include: "workflow/rules/metrics.smk"
+include: "workflow/rules/images.smk"
 
 
 localrules:
@@ -44,3 +45,4 @@ rule all:
     input:
         all_targets(),
         comparison_targets(),
+        images_targets(),

@@ -1,0 +1,110 @@
+# Still images (issue 9; docs/images.md): the source report's figure 4 (paintings x photographs)
+# and figure 2 (what each VGG layer holds), from the config's `images:` section.
+#
+#   results/demo/images/{sample}.png                                  free sample images (skimage)
+#   results/images/runs/{photo}/{style}/h{res}/i{iters}/{preset}.png  one run (+ .png.json sidecar)
+#   results/images/sheets/h{res}/i{iters}/{preset}.png                contact sheet per (size, iterations, preset)
+#   results/images/layers/{photo}/{style}/h{res}.png                  the layer figure (+ .png.json)
+#
+# Each run depends only on its photo, its style images and its settings, so adding a photo adds
+# that photo's runs and redraws the (cheap) contact sheets; nothing else reruns.
+
+
+include: "images_common.smk"
+
+
+check_images_config()
+
+
+localrules:
+    images,
+
+
+rule images:
+    input:
+        images_targets(),
+
+
+rule demo_image:
+    output:
+        image=IMG_SAMPLE,
+        licence=f"{IMG_SAMPLE}.json",
+    log:
+        "logs/demo/images/{sample}.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+    script:
+        "../scripts/demo_image.py"
+
+
+rule stylize_image:
+    input:
+        photo=image_photo,
+        styles=image_style_images,
+    output:
+        image=f"{IMG_RUN}.png",
+        record=f"{IMG_RUN}.png.json",
+    log:
+        "logs/stylize_image/{photo}/{style}/h{res}/i{iters}/{preset}.log",
+    benchmark:
+        "benchmarks/stylize_image/{photo}/{style}/h{res}/i{iters}/{preset}.tsv"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=3000,
+    params:
+        style_weights=image_style_weights,
+        settings=image_options,
+    script:
+        "../scripts/stylize_image.py"
+
+
+rule contact_sheet:
+    input:
+        unpack(sheet_inputs),
+    output:
+        sheet=report(
+            f"{IMG_SHEET}.png",
+            caption="../report/contact_sheet.rst",
+            category="Still images",
+            subcategory="Contact sheets",
+            labels={"height": "{res}", "iterations": "{iters}", "preset": "{preset}"},
+        ),
+    log:
+        "logs/contact_sheet/h{res}/i{iters}/{preset}.log",
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        layout=sheet_layout,
+    script:
+        "../scripts/contact_sheet.py"
+
+
+rule layer_figure:
+    input:
+        unpack(layer_figure_inputs),
+    output:
+        figure=report(
+            f"{IMG_LAYERS}.png",
+            caption="../report/layer_figure.rst",
+            category="Still images",
+            subcategory="Layer figure",
+            labels={"photo": "{photo}", "style": "{style}", "height": "{res}"},
+        ),
+        record=f"{IMG_LAYERS}.png.json",
+    log:
+        "logs/layer_figure/{photo}/{style}/h{res}.log",
+    benchmark:
+        "benchmarks/layer_figure/{photo}/{style}/h{res}.tsv"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=3000,
+    params:
+        iterations=lambda wildcards: images_config()["layers"]["iterations"],
+        layers=lambda wildcards: images_config()["layers"]["layers"],
+        settings=image_options,
+    script:
+        "../scripts/layer_figure.py"
