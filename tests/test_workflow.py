@@ -91,6 +91,18 @@ def test_snakefmt_check() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_default_profile_is_picked_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from snakemake.cli import parse_args
+
+    monkeypatch.chdir(REPO)
+    _, args = parse_args(["-n"])
+    assert args.rerun_incomplete and args.show_failed_logs
+    assert {t.name for t in args.rerun_triggers} == {"MTIME", "PARAMS", "INPUT", "CODE"}
+    assert {k: r.value for k, r in args.resources.items()} == {"gpu": 1}
+    _, args = parse_args(["-n", "--resources", "gpu=2"])  # the command line wins
+    assert args.resources["gpu"].value == 2
+
+
 # ---------------------------------------------------------------- dry runs of the shipped configs
 
 
