@@ -105,6 +105,6 @@ rule layer_figure:
     params:
         iterations=lambda wildcards: images_config()["layers"]["iterations"],
         layers=lambda wildcards: images_config()["layers"]["layers"],
-        settings=image_options,
+        settings=layer_options,
     script:
         "../scripts/layer_figure.py"

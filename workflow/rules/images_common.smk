@@ -48,6 +48,22 @@ def image_options(wildcards=None):
     return {"options": options, "device": config["device"]}
 
 
+#: The options the layer figure uses (its losses and layers are fixed by the figure itself).
+LAYER_OPTIONS = ("backbone", "weights", "optimizer", "lr", "pooling")
+
+
+def layer_options(wildcards=None):
+    """Settings of the layer figure: backbone, weights and optimiser from the still-image
+    options, the seed and the device (so a loss-weight change does not redo the figure).
+    """
+    options = image_options()["options"]
+    return {
+        "options": {k: options[k] for k in LAYER_OPTIONS if k in options},
+        "seed": config["seed"],
+        "device": config["device"],
+    }
+
+
 def image_runs():
     """Every still-image run as wildcard values."""
     images = images_config()

@@ -17,11 +17,10 @@ def progress(objective, event):
 
 
 torch.set_num_threads(snakemake.threads)
-options = p.settings["options"]
-base = settings_from("gatys", {k: options.get(k) for k in ("backbone", "weights", "optimizer", "lr", "pooling")})
+base = settings_from("gatys", p.settings["options"])  # backbone, weights, optimiser
 record = layer_figure_file(
     inp.photo, inp.style, out.figure, size=int(snakemake.wildcards.res), iterations=p.iterations,
-    layers=p.layers, base=base, seed=options["seed"], device=p.settings["device"],
+    layers=p.layers, base=base, seed=p.settings["seed"], device=p.settings["device"],
     names=(snakemake.wildcards.photo, snakemake.wildcards.style), callback=progress,
 )  # fmt: skip
 for panel in record["panels"]:
