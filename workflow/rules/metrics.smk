@@ -32,7 +32,9 @@ rule metrics:
         mem_mb=2000,
     params:
         key=run_key,
-        work=f"{RUN}/frames",
+        work=lambda wildcards, input: os.path.join(
+            os.path.dirname(input.summary), "frames"
+        ),
         style_weights=style_weights,
         flow_method=FLOW,
         losses=METRIC_LOSSES,
