@@ -233,3 +233,19 @@ def test_multipass_and_long_term_run(tmp_path, style_file):
     rows = (out / "frames.csv").read_text().strip().splitlines()[1:]
     assert all(r.split(",")[1] == "3" for r in rows)  # every frame went through 3 passes
     assert (out / ".pass1" / "frame_000001.png").is_file() and (out / ".pass2" / "frame_000003.png").is_file()
+
+
+def test_start_or_resume_keeps_frames_only_for_the_same_signature(tmp_path):
+    from styleflow.sequence import start_or_resume
+
+    out = tmp_path / "run"
+    assert start_or_resume(out, {"variant": "a", "inputs": [1, 2]}) == "new"
+    (out / "frame_000001.png").write_bytes(b"x")
+    assert start_or_resume(out, {"inputs": [1, 2], "variant": "a"}) == "resume"  # key order is irrelevant
+    assert (out / "frame_000001.png").exists()
+    assert start_or_resume(out, {"variant": "b", "inputs": [1, 2]}) == "reset"
+    assert not (out / "frame_000001.png").exists() and out.is_dir()
+    (out / ".signature.json").unlink()
+    (out / "frame_000001.png").write_bytes(b"x")
+    assert start_or_resume(out, {"variant": "b", "inputs": [1, 2]}) == "reset"  # unknown origin: afresh
+    assert not (out / "frame_000001.png").exists()

@@ -161,6 +161,36 @@ class _Clip:
                         )
 
 
+def start_or_resume(out_dir: str | os.PathLike[str], signature: Mapping[str, Any]) -> str:
+    """Prepare ``out_dir`` for a run described by ``signature``.
+
+    ``signature`` is anything JSON-serialisable that identifies what the frames depend on
+    (settings, input files and their sizes/times, styleflow version). Frames left by a run with
+    another signature (or none) are deleted, so a resumed run never mixes frames made
+    differently; with the same signature the finished frames are kept.
+
+    Returns:
+        ``"new"`` (no folder yet), ``"resume"`` (same signature: finished frames kept) or
+        ``"reset"`` (a different or missing signature: the folder was emptied).
+    """
+    import shutil
+
+    out = Path(out_dir)
+    state = out / ".signature.json"
+    wanted = json.loads(json.dumps(signature, sort_keys=True, default=str))
+    outcome = "new"
+    if out.exists():
+        try:
+            outcome = "resume" if json.loads(state.read_text()) == wanted else "reset"
+        except (OSError, ValueError):
+            outcome = "reset"
+        if outcome == "reset":
+            shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(state, wanted)
+    return outcome
+
+
 def _noise(shape: tuple[int, ...], seed: int, k: int) -> np.ndarray:
     gen = torch.Generator().manual_seed(seed * 1_000_003 + k)
     return torch.rand(shape, generator=gen).numpy().astype(np.float32)

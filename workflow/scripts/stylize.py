@@ -17,23 +17,23 @@ import styleflow
 import torch
 from styleflow.atomic import atomic_path, write_json
 from styleflow.layout import ClipPaths
-from styleflow.sequence import stylize_clip
+from styleflow.sequence import start_or_resume, stylize_clip
 
 inp, out, p = snakemake.input, snakemake.output, snakemake.params
-work, state = Path(p.work), Path(p.work) / ".workflow-signature.json"
+work = Path(p.work)
 files = [Path(f) for f in inp.styles] + [
     f for d in (inp.frames, inp.flow, inp.masks) for f in sorted(Path(d).iterdir())
 ]
-signature = json.loads(json.dumps({
+signature = {
     "styleflow": styleflow.__version__,
     "params": {k: v for k, v in p.items() if k != "work"},
     "inputs": [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files if not f.name.startswith(".")],
-}, default=str))  # fmt: skip
-if work.exists() and (not state.exists() or json.loads(state.read_text()) != signature):
+}  # fmt: skip
+outcome = start_or_resume(work, signature)
+if outcome == "reset":
     print(f"{work}: settings or inputs differ from the unfinished run there; starting afresh")
-    shutil.rmtree(work)
-work.mkdir(parents=True, exist_ok=True)
-write_json(state, signature)
+elif outcome == "resume":
+    print(f"{work}: resuming the unfinished run there")
 
 torch.set_num_threads(snakemake.threads)
 summary = stylize_clip(
