@@ -76,7 +76,7 @@ def test_flop_count_is_the_stated_formula():
 def test_report_prints_tables(tiny_result):
     text = bench.format_report(tiny_result)
     for needle in ("| first frame: seconds", "| later frames: seconds / frame", "| warping error (mean)",
-                   "fast/report", "dense rate:", "GFLOP/s", "device cpu", "| target"):
+                   "fast/report", "dense rate (float32)", "GFLOP/s", "device cpu", "| target"):
         assert needle in text, needle
     # two per-frame rows
     assert "\n| 1     |" in text and "\n| 2     |" in text

@@ -100,9 +100,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         "content_weight": 1.0,
         "style_weight": 1e5,
         "iterations": 300,
-        "tol": 1e-3,
-        "window": 20,
+        # Tuned with `styleflow bench` (docs/performance.md): stop when the best loss fell by less
+        # than 3 % over the last 8 iterations; one half-size level first, at most 100 iterations.
+        # Later video frames (started from the warped previous frame) stop after ~45-55
+        # iterations, a first frame after ~100 coarse + ~65 full-size ones.
+        "tol": 0.03,
+        "window": 8,
         "coarse_to_fine": 2,
+        "coarse_iterations": 100,
     },
     "report": {
         "content_layers": {"conv2_2": 1.0},
