@@ -187,8 +187,12 @@ class VGGFeatures(nn.Module):
             new[key] = src.to(torch.float32)
         self.body.load_state_dict(new)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:  # type: ignore[override]
-        """``x``: (B, 3, H, W) RGB in [0, 1] → {layer name: (B, C, h, w) activations, feature-scaled}."""
+    def forward(self, x: torch.Tensor, scaled: bool = True) -> dict[str, torch.Tensor]:  # type: ignore[override]
+        """``x``: (B, 3, H, W) RGB in [0, 1] → {layer name: (B, C, h, w) activations, feature-scaled}.
+
+        ``scaled=False`` skips the multiplication by :attr:`scale` (callers that fold the scale
+        into their losses save a pass over every returned map, forward and backward).
+        """
         wanted = set(self.layers)
         out: dict[str, torch.Tensor] = {}
         h = self.preprocess(x)
@@ -201,7 +205,7 @@ class VGGFeatures(nn.Module):
             else:
                 h = module(h)
             if name in wanted:
-                out[name] = h * self.scale if self.scale != 1.0 else h
+                out[name] = h * self.scale if scaled and self.scale != 1.0 else h
             previous = name
         return out
 
