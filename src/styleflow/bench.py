@@ -573,7 +573,7 @@ class MemoryConfig:
     style: str | None = None
     heights: tuple[int, ...] = (192, 256)
     lengths: tuple[int, int] = (30, 120)
-    first_iterations: int = 3  # cheap: memory does not depend on the iteration count
+    first_iterations: int = 3  # cheap: the check is about clip length (L-BFGS history grows up to 100 pairs)
     iterations: int = 2
     variant: str = "flowInit_temporalLoss"
     preset: str = "gatys"
@@ -757,7 +757,8 @@ def format_memory(result: dict[str, Any]) -> str:
     a, b = c["lengths"]
     lines = [f"device {m['device']}; CPU {m['cpu']}, {m['cores']} cores, torch {m['torch']}, {m['threads']} threads",
              f"clip {c['video']} ({c['source']}); variant {c['variant']}, {c['first_iterations']} / {c['iterations']} "
-             f"iterations per frame (memory does not depend on the count); each run in a fresh process; "
+             f"iterations per frame (cheap: the check is about clip length; L-BFGS's history adds up to "
+             f"2 x 100 image-sized vectors with longer runs, see the full benchmark's peak); each run in a fresh process; "
              f"peak = {result['rows'][0]['method'] if result['rows'] else '-'}", ""]
     rows = []
     cuda = any(r.get(f"cuda_{a}") is not None for r in result["rows"])
