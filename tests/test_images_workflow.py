@@ -8,18 +8,14 @@ that style's runs and the sheet; changing the layer figure's budget only the lay
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-CONFIG = REPO / "config"
+from workflow_helpers import CONFIG, overlay, scheduled, snakemake
+from workflow_helpers import job_counts as _job_counts
+
 IMAGE_RULES = {"demo_image", "demo_style", "stylize_image", "contact_sheet", "layer_figure"}
 VIDEO_RULES = {"demo_clip", "frames", "flow", "masks", "flowviz", "stylize", "encode", "metrics"}
 
@@ -36,38 +32,9 @@ TINY_IMAGES = {
 }
 
 
-def snakemake(*args: str, workdir: Path, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
-    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
-    proc.stdout = proc.stdout + proc.stderr
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}")
-    return proc
-
-
-def job_counts(output: str, rules: set[str] = IMAGE_RULES | VIDEO_RULES) -> dict[str, int]:
-    if "Nothing to be done" in output:
-        return {}
-    table = output.split("Job stats:", 1)[1].split("total", 1)[0]
-    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
-    return {rule: n for rule, n in counts.items() if rule in rules}
-
-
-def scheduled(output: str, rule: str) -> list[dict[str, str]]:
-    jobs = []
-    for block in re.split(r"\n(?=\[.*\]\n)|\n(?=rule \w+:)", output):
-        m = re.search(r"^rule (\w+):", block, re.M)
-        if m and m.group(1) == rule:
-            w = re.search(r"wildcards: (.*)", block)
-            jobs.append(dict(kv.split("=", 1) for kv in w.group(1).split(", ")) if w else {})
-    return jobs
-
-
-def overlay(workdir: Path, name: str, data: dict) -> str:
-    path = workdir / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return str(path)
+def job_counts(output: str, rules: set[str] | None = None) -> dict[str, int]:
+    """Job counts of a run's first "Job stats" table, for the still-image and video stages by default."""
+    return _job_counts(output, IMAGE_RULES | VIDEO_RULES if rules is None else rules)
 
 
 def merged(changes: dict) -> dict:

@@ -1,0 +1,55 @@
+"""Helpers for tests that run the pipeline's Snakefile in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CONFIG = REPO / "config"
+
+
+def snakemake(*args: str, workdir: Path, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the pipeline's Snakefile with ``workdir`` as working directory; output in stdout."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
+    proc.stdout = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}")
+    return proc
+
+
+def job_counts(output: str, rules: Iterable[str]) -> dict[str, int]:
+    """The first "Job stats" table of a Snakemake run, as {rule: count}, for ``rules`` only."""
+    if "Nothing to be done" in output:
+        return {}
+    table = output.split("Job stats:", 1)[1].split("total", 1)[0]
+    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+    wanted = set(rules)
+    return {rule: n for rule, n in counts.items() if rule in wanted}
+
+
+def scheduled(output: str, rule: str) -> list[dict[str, str]]:
+    """Wildcards of every job of ``rule`` in a dry run's output."""
+    jobs = []
+    for block in re.split(r"\n(?=\[.*\]\n)|\n(?=rule \w+:)", output):
+        m = re.search(r"^rule (\w+):", block, re.M)
+        if m and m.group(1) == rule:
+            w = re.search(r"wildcards: (.*)", block)
+            jobs.append(dict(kv.split("=", 1) for kv in w.group(1).split(", ")) if w else {})
+    return jobs
+
+
+def overlay(workdir: Path, name: str, data: dict) -> str:
+    """Write ``data`` as ``workdir/name.yaml``; return its path (for ``--configfile``)."""
+    path = workdir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
