@@ -328,7 +328,7 @@ def _stylize_frame(
     neighbours = [k - direction * d for d in video.long_term]
     neighbours = [m for m in neighbours if data.same_shot(k, m)]
     nearest = k - direction
-    has_nearest = nearest in neighbours or data.same_shot(k, nearest)
+    has_nearest = data.same_shot(k, nearest)
     shot_start = not has_nearest
 
     # Warped neighbours from this pass (already stylised in this pass's direction).
