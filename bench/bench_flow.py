@@ -40,7 +40,9 @@ SEQUENCES = ("clean_alley_1", "clean_cave_2", "clean_market_5")
 #: name → (method, params)
 METHODS: dict[str, tuple[str, dict]] = {
     "dis (default)": ("dis", {}),
-    "dis, 1 colour pass": ("dis", {"color_refine_rounds": 1, "color_refine_iterations": 5}),
+    "dis, colour pass with SOR ω 1.6": ("dis", {"color_refine_omega": 1.6}),
+    "dis, previous default (2 colour passes, SOR 5, ω 1.6)": (
+        "dis", {"color_refine_rounds": 2, "color_refine_sor": 5, "color_refine_omega": 1.6}),
     "dis, no colour pass": ("dis", {"color_refine_iterations": 0}),
     "dis medium": ("dis", {"preset": "medium"}),
     "dis ultrafast": ("dis", {"preset": "ultrafast"}),
