@@ -167,3 +167,53 @@ def test_preserve_colors_keeps_content_chrominance():
     inside = (out > 0.02).all(-1) & (out < 0.98).all(-1)  # clipping to [0, 1] changes chroma
     assert inside.mean() > 0.5
     assert np.allclose(iq_out[inside], iq_content[inside], atol=0.01)
+
+
+@pytest.mark.parametrize("clamp", [True, False])
+def test_clamp_keeps_the_optimised_image_valid(clamp):
+    """With ``clamp`` the optimiser's own loss is the loss of the image the user gets; without it
+    L-BFGS wanders outside [0, 1] and the returned (clipped) image is not the one it scored."""
+    content = make_content()
+    st = Stylizer(settings(iterations=15, style_weight=1e6, clamp=clamp), [make_style()], device="cpu")
+    result = st.stylize(content)
+    own = result.losses["content"] + 1e6 * result.losses["style"]
+    measured = st.objective(result.image, content)["objective"]
+    if clamp:
+        assert measured == pytest.approx(own, rel=1e-4)
+    else:
+        assert abs(measured - own) > 0.01 * own  # the test above can fail
+
+
+def test_transfer_colors_gives_the_palette_mean_and_covariance():
+    rng = np.random.default_rng(0)
+    image = (0.5 + 0.1 * rng.standard_normal((40, 60, 3))).clip(0, 1).astype(np.float32)
+    palette = np.empty((30, 30, 3), np.float32)
+    palette[..., 0] = 0.3 + 0.05 * rng.standard_normal((30, 30))
+    palette[..., 1] = 0.6 * palette[..., 0] + 0.2
+    palette[..., 2] = 0.7 + 0.02 * rng.standard_normal((30, 30))
+    out = colors.transfer_colors(image, [palette]).reshape(-1, 3)
+    p = palette.reshape(-1, 3)
+    np.testing.assert_allclose(out.mean(0), p.mean(0), atol=5e-3)
+    np.testing.assert_allclose(np.cov(out.T), np.cov(p.T), atol=2e-4)
+
+
+def test_recolor_start_only_for_cold_starts():
+    content = make_content()
+    style = make_style()
+    st = Stylizer(settings(weights="random", recolor_start=True), [style], device="cpu")
+    cold = st.stylize(content, iterations=0).image
+    warm = st.stylize(content, iterations=0, warm=True).image
+    np.testing.assert_allclose(warm, content, atol=1e-6)
+    target = style.reshape(-1, 3).mean(0)
+    gap = lambda img: np.abs(img.reshape(-1, 3).mean(0) - target).max()  # noqa: E731
+    assert gap(cold) < 0.5 * gap(content)  # clipping to [0, 1] keeps it from being exact
+    plain = Stylizer(settings(weights="random"), [style], device="cpu").stylize(content, iterations=0).image
+    np.testing.assert_allclose(plain, content, atol=1e-6)
+
+
+def test_warm_starts_use_their_own_tolerance():
+    content = make_content()
+    st = Stylizer(settings(iterations=60, tol=0.0, warm_tol=1e-3, warm_window=5), [content], device="cpu")
+    assert st.stylize(content, warm=True).converged
+    cold = st.stylize(content)
+    assert not cold.converged and cold.iterations == 60

@@ -53,3 +53,33 @@ def test_outside_and_nan_are_reported_not_smeared():
 def test_size_mismatch_is_an_error():
     with pytest.raises(StyleflowError, match="compute the flow at the image's resolution"):
         warp(_ramp(8, 8), np.zeros((8, 9, 2), np.float32))
+
+
+def test_bicubic_keeps_a_texture_sharper_than_bilinear_and_stays_in_range():
+    """Half-pixel shift there and back: bilinear blurs a smooth random texture twice, bicubic much
+    less (measured 0.012 vs 0.0035); bicubic never overshoots the image's value range; integer
+    shifts are exact."""
+    import cv2
+
+    rng = np.random.default_rng(2)
+    img = cv2.GaussianBlur(rng.random((40, 50, 3)).astype(np.float32), (0, 0), 1.0)
+    there = np.zeros((40, 50, 2), np.float32)
+    there[..., 0] = 0.5
+    back = -there
+    errors = {}
+    for method in ("bilinear", "bicubic"):
+        moved, _ = warp(img, there, method)
+        restored, _ = warp(moved, back, method)
+        assert moved.min() >= img.min() and moved.max() <= img.max()
+        errors[method] = np.abs(restored - img)[4:-4, 4:-4].mean()
+    assert errors["bicubic"] < 0.5 * errors["bilinear"]
+    shift = np.zeros((40, 50, 2), np.float32)
+    shift[..., 1] = -3
+    out, inside = warp(img, shift, "bicubic")
+    np.testing.assert_allclose(out[3:], img[:-3], atol=1e-6)
+    assert not inside[:3].any() and inside[3:].all()
+
+
+def test_unknown_interpolation_is_an_error():
+    with pytest.raises(StyleflowError, match="interpolation 'nearest'"):
+        warp(_ramp(), np.zeros((20, 30, 2), np.float32), "nearest")

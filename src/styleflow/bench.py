@@ -355,6 +355,7 @@ def protocols(cfg: BenchConfig) -> dict[str, dict[str, Any]]:
         "first_iterations": cfg.report_iterations,
         "iterations": cfg.report_iterations,
         "tol": 0.0,
+        "warm_tol": 0.0,
         "coarse_to_fine": 1,
         "coarse_to_fine_later": False,
     }

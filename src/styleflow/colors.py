@@ -43,3 +43,28 @@ def recolor(stylised_luminance: np.ndarray, content: np.ndarray) -> np.ndarray:
     yiq = rgb_to_yiq(content)
     yiq[:, :, 0] = stylised_luminance @ _RGB_TO_YIQ[0]
     return yiq_to_rgb(yiq)
+
+
+def transfer_colors(image: np.ndarray, palettes: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray:
+    """``image`` with the colour statistics of ``palettes`` (linear colour transfer, Cholesky form;
+    Gatys et al. 2017, "Controlling perceptual factors"): ``out = A (x − μ_x) + μ_p`` with
+    ``A = L_p L_x⁻¹``, ``L`` the Cholesky factors of the RGB covariances. Several palettes blend
+    their mean and covariance with ``weights``. Images (H, W, 3) float32 RGB in [0, 1]; the
+    result is clipped to [0, 1].
+    """
+    weights = [1.0] * len(palettes) if weights is None else list(weights)
+    total = float(sum(weights))
+    x = image.reshape(-1, 3).astype(np.float64)
+    mean_p = np.zeros(3)
+    second_p = np.zeros((3, 3))
+    for p, w in zip(palettes, weights):
+        q = p.reshape(-1, 3).astype(np.float64)
+        mean_p += (w / total) * q.mean(0)
+        second_p += (w / total) * (q.T @ q) / len(q)
+    cov_p = second_p - np.outer(mean_p, mean_p)
+    mean_x = x.mean(0)
+    cov_x = np.cov(x.T, bias=True)
+    eye = 1e-5 * np.eye(3)
+    a = np.linalg.cholesky(cov_p + eye) @ np.linalg.inv(np.linalg.cholesky(cov_x + eye))
+    out = (x - mean_x) @ a.T + mean_p
+    return np.clip(out, 0.0, 1.0).reshape(image.shape).astype(np.float32)

@@ -337,7 +337,7 @@ def _stylize_frame(
     def warped_neighbour(m: int) -> tuple[np.ndarray, np.ndarray]:
         if m not in warped:
             flow, mask = data.flow_and_mask(k, m)
-            image, inside = warp(store.load(m), flow)
+            image, inside = warp(store.load(m), flow, video.warp_interpolation)
             warped[m] = (image, mask * inside)
         return warped[m]
 
@@ -379,7 +379,8 @@ def _stylize_frame(
     bar = IterationBar(desc=f"  frame {k}", enabled=progress, position=1, leave=False)
     try:
         result = stylizer.stylize(content, init=init.astype(np.float32), temporal=terms,
-                                  iterations=budget, coarse_to_fine=coarse_to_fine, callback=bar)
+                                  iterations=budget, coarse_to_fine=coarse_to_fine, callback=bar,
+                                  warm=mode in ("prev", "prev_warped", "multipass"))
     finally:
         bar.close()
     record = {

@@ -44,12 +44,21 @@ class StyleSettings:
     iterations: int = 300
     tol: float = 0.0  # stop when the best loss improved by less than tol (relative) over `window` iterations; 0: never
     window: int = 20
+    # The same test for warm starts (an image that is already a stylisation: a video frame started
+    # from the previous stylised frame, a later multi-pass pass); None: ``tol`` / ``window``.
+    warm_tol: float | None = None
+    warm_window: int | None = None
     coarse_to_fine: int = 1  # pyramid levels, each half the size of the next; 1: full size only
     coarse_iterations: int | None = None  # budget per coarser level; None: same as `iterations`
     init: str = "content"  # content | random | image
+    # Cold starts (not ``warm``) begin from the start image recoloured to the styles' colour
+    # statistics (colors.transfer_colors): the first ~100 L-BFGS iterations then need not
+    # move every pixel's colour; off with preserve_colors (the colours must stay the content's).
+    recolor_start: bool = False
     preserve_colors: bool = False
     style_scale: float = 1.0  # style image height relative to the content height
     seed: int = 0
+    clamp: bool = True  # keep the image in [0, 1] while optimising (projected after every step)
     divergence_factor: float = 10.0  # a loss above this many times the best so far counts as a blow-up
     precision: str = "float32"  # float32 | bfloat16 | float16: backbone under torch.autocast (mainly CUDA)
 
@@ -68,15 +77,25 @@ class StyleSettings:
         positive("divergence_factor", allow_zero=False)
         if not isinstance(self.iterations, int) or self.iterations < 0:
             raise StyleflowError(f"iterations: expected a whole number >= 0, got {self.iterations!r}")
-        if not isinstance(self.window, int) or self.window < 1:
-            # window 0 would declare convergence after the first iteration
-            raise StyleflowError(f"window: expected a whole number of iterations >= 1, got {self.window!r}")
+        for name in ("window", "warm_window"):
+            v = getattr(self, name)
+            if name == "warm_window" and v is None:
+                continue
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                # window 0 would declare convergence after the first iteration
+                raise StyleflowError(f"{name}: expected a whole number of iterations >= 1, got {v!r}")
+        if self.warm_tol is not None:
+            positive("warm_tol")
         if self.coarse_iterations is not None and (not isinstance(self.coarse_iterations, int) or self.coarse_iterations < 0):
             raise StyleflowError(f"coarse_iterations: expected a whole number >= 0, got {self.coarse_iterations!r}")
         if self.lr is not None and (not isinstance(self.lr, (int, float)) or not self.lr > 0):
             raise StyleflowError(f"lr: expected a positive step size, got {self.lr!r}")
         if not isinstance(self.coarse_to_fine, int) or not 1 <= self.coarse_to_fine <= 5:
             raise StyleflowError(f"coarse_to_fine: expected 1 to 5 levels, got {self.coarse_to_fine!r}")
+        if not isinstance(self.recolor_start, bool):
+            raise StyleflowError(f"recolor_start: expected true or false, got {self.recolor_start!r}")
+        if not isinstance(self.clamp, bool):
+            raise StyleflowError(f"clamp: expected true or false, got {self.clamp!r}")
         if self.optimizer not in ("lbfgs", "adam"):
             raise StyleflowError(f"optimizer {self.optimizer!r}: expected lbfgs or adam")
         if self.precision not in ("float32", "bfloat16", "float16"):

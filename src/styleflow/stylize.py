@@ -337,6 +337,7 @@ class Stylizer:
         iterations: int | None = None,
         coarse_to_fine: int | None = None,
         callback: ProgressCallback | None = None,
+        warm: bool = False,
     ) -> StyleResult:
         """Optimise one image.
 
@@ -347,6 +348,8 @@ class Stylizer:
             iterations: budget at full size (default ``settings.iterations``).
             coarse_to_fine: pyramid levels (default ``settings.coarse_to_fine``).
             callback: called after every iteration with a dict (level, levels, iteration, budget, losses).
+            warm: ``init`` is already a stylisation (e.g. the previous video frame, warped): stop
+                with ``settings.warm_tol`` / ``warm_window`` instead of ``tol`` / ``window``.
         """
         s = self.settings
         start = time.perf_counter()
@@ -367,6 +370,8 @@ class Stylizer:
                 raise StyleflowError("init 'image' needs an initial image (--init-image)")
             else:
                 init = content
+        if s.recolor_start and not warm and not s.preserve_colors:
+            init = colors.transfer_colors(init, self.styles, self.style_weights)
         if init.shape != content.shape:
             raise StyleflowError(f"the initial image is {init.shape[1]}x{init.shape[0]}, the content {content.shape[1]}x{content.shape[0]}")
 
@@ -393,7 +398,7 @@ class Stylizer:
             ]
             x, info = self._optimise(
                 to_tensor(resize(content, size), self.device), start_img, terms, level_budget,
-                callback=callback, level=index + 1, levels=len(levels),
+                callback=callback, level=index + 1, levels=len(levels), warm=warm,
             )
             total_iters += int(info["iterations"])
             restores += int(info["restores"])
@@ -447,6 +452,7 @@ class Stylizer:
         callback: ProgressCallback | None,
         level: int,
         levels: int,
+        warm: bool = False,
     ) -> tuple[torch.Tensor, dict[str, object]]:
         """Run one pyramid level; return the best iterate and a record.
 
@@ -456,6 +462,10 @@ class Stylizer:
         or when a ``callback`` reads them (its ``losses`` mapping converts on access).
         """
         s = self.settings
+        tol, window = s.tol, s.window
+        if warm:
+            tol = s.tol if s.warm_tol is None else s.warm_tol
+            window = s.window if s.warm_window is None else s.warm_window
         content_targets = self.content_targets(content)
         grams = self.style_targets(tuple(content.shape[-2:]))  # type: ignore[arg-type]
         x = start.detach().contiguous().clone().requires_grad_(True)  # L-BFGS needs a flat view
@@ -477,6 +487,8 @@ class Stylizer:
                 best_x.copy_(x.detach())
                 best.update(loss=value, parts={k: v.detach() for k, v in parts.items()})
             total.backward()
+            if s.clamp:
+                _drop_blocked_gradient(x)
             return total
 
         def parts_as_floats() -> dict[str, float]:
@@ -493,11 +505,15 @@ class Stylizer:
 
         restores, converged, done = 0, False, 0
         for it in range(1, budget + 1):
+            if s.clamp:
+                x_before = x.detach().clone()
             if s.optimizer == "lbfgs":
                 opt.step(closure)
             else:
                 closure()
                 opt.step()
+            if s.clamp:
+                _project(x, x_before, opt)
             done = it
             state["since_reset"] += 1
             if state["blowup"]:
@@ -518,14 +534,42 @@ class Stylizer:
             # The window must lie after the warm-up of the last (re)start: L-BFGS's first steps are
             # tiny or overshoot, the best loss stalls for several iterations, and a window over that
             # stall would call it convergence before anything happened.
-            if s.tol > 0 and state["since_reset"] >= WARMUP_ITERATIONS + s.window:
-                old = history[-s.window - 1]
-                if (old - best["loss"]) <= s.tol * abs(best["loss"]):  # type: ignore[operator,arg-type]
+            if tol > 0 and state["since_reset"] >= WARMUP_ITERATIONS + window:
+                old = history[-window - 1]
+                if (old - best["loss"]) <= tol * abs(best["loss"]):  # type: ignore[operator,arg-type]
                     converged = True
                     break
         if not best["parts"]:  # every evaluation diverged: keep the start
             raise StyleflowError("the optimisation diverged at every step; lower the style weight or the learning rate")
         return best_x, {"iterations": done, "restores": restores, "converged": converged, "losses": parts_as_floats()}
+
+
+def _drop_blocked_gradient(x: torch.Tensor) -> None:
+    """Zero the gradient of pixels held at a bound that it would push further out (x = 0 with
+    a positive gradient, x = 1 with a negative one): those pixels are fixed for this step, and
+    L-BFGS's curvature pairs then describe only the free pixels (an active-set projected method).
+    """
+    g = x.grad
+    if g is not None:
+        with torch.no_grad():
+            g.masked_fill_(((x <= 0) & (g > 0)) | ((x >= 1) & (g < 0)), 0.0)
+
+
+def _project(x: torch.Tensor, before: torch.Tensor, opt: torch.optim.Optimizer) -> None:
+    """Clamp ``x`` to [0, 1] after an optimiser step taken from ``before``.
+
+    Every evaluated point, the best iterate and the result are then images the user can get (the
+    PyTorch tutorial's clamp). For L-BFGS, the step it stored (``d · t``, the ``s`` of its next
+    curvature pair) is replaced by the step actually taken, so the pair stays consistent with the
+    gradients it is paired with; without that the projected steps corrupt its curvature estimate.
+    """
+    with torch.no_grad():
+        x.clamp_(0, 1)
+        if isinstance(opt, torch.optim.LBFGS):
+            state = opt.state.get(x, {})
+            t = state.get("t")
+            if isinstance(state.get("d"), torch.Tensor) and t:
+                state["d"] = (x - before).flatten().div_(t)
 
 
 def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:

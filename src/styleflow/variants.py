@@ -45,6 +45,7 @@ class VideoSettings:
     first_iterations: int | None = None  # budget of the first frame (and frames after a cut)
     iterations: int | None = None  # budget of later frames
     coarse_to_fine_later: bool = False  # also use coarse-to-fine for frames initialised from a previous frame
+    warp_interpolation: str = "bilinear"  # bilinear | bicubic: sampling of warped stylised frames (init, temporal target)
 
     def __post_init__(self) -> None:
         if self.init not in ("content", "random", "prev", "prev_warped"):
@@ -57,6 +58,8 @@ class VideoSettings:
         if not offsets or any(not isinstance(d, int) or d < 1 for d in offsets) or len(set(offsets)) != len(offsets):
             raise StyleflowError(f"variant long_term {self.long_term!r}: expected distinct frame offsets >= 1, e.g. [1, 2, 4]")
         self.long_term = sorted(offsets)
+        if self.warp_interpolation not in ("bilinear", "bicubic"):
+            raise StyleflowError(f"variant warp_interpolation {self.warp_interpolation!r}: expected bilinear or bicubic")
         if not isinstance(self.passes, int) or not 1 <= self.passes <= 50:
             raise StyleflowError(f"variant passes {self.passes!r}: expected 1 to 50")
         if not 0.0 <= float(self.blend) <= 1.0:
