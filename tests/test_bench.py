@@ -54,6 +54,10 @@ def test_result_structure_and_sane_numbers(tiny_result):
     assert all(1 <= f["iterations"] <= 3 + 2 for f in r["runs"]["fast"]["frames"])
     assert r["protocols"]["report"]["tol"] == 0 and r["protocols"]["report"]["coarse_to_fine"] == 1
     assert r["protocols"]["fast"]["tol"] > 0
+    # the report protocol never stops early, starts from the plain content frame, warps bilinearly
+    report_variant = bench.protocols(bench.BenchConfig())["report"]["variant"]
+    assert report_variant["warm_tol"] == 0 and report_variant["recolor_start"] is False
+    assert report_variant["warp_interpolation"] == "bilinear"
     s = r["summary"]
     for key in ("first_seconds", "later_seconds", "first_objective", "later_objective", "warp_error"):
         assert s["ratio"][key] > 0

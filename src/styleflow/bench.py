@@ -357,6 +357,9 @@ def protocols(cfg: BenchConfig) -> dict[str, dict[str, Any]]:
         "tol": 0.0,
         "warm_tol": 0.0,
         "coarse_to_fine": 1,
+        # the report's starts: the content frame as it is, the previous frame warped bilinearly
+        "recolor_start": False,
+        "warp_interpolation": "bilinear",
         "coarse_to_fine_later": False,
     }
     return {
@@ -482,7 +485,11 @@ def _summarise_settings(spec: dict[str, Any]) -> dict[str, Any]:
     return {"variant": name, "init": video.init, "temporal_weight": video.temporal_weight,
             "first_iterations": video.first_iterations if video.first_iterations is not None else s.iterations,
             "iterations": video.iterations if video.iterations is not None else s.iterations,
-            "tol": s.tol, "window": s.window, "coarse_to_fine": s.coarse_to_fine,
+            "tol": s.tol, "window": s.window,
+            "warm_tol": s.tol if s.warm_tol is None else s.warm_tol,
+            "warm_window": s.window if s.warm_window is None else s.warm_window,
+            "recolor_start": s.recolor_start, "clamp": s.clamp,
+            "warp_interpolation": video.warp_interpolation, "coarse_to_fine": s.coarse_to_fine,
             "coarse_iterations": s.coarse_iterations, "coarse_to_fine_later": video.coarse_to_fine_later,
             "precision": s.precision}
 

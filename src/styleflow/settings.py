@@ -119,13 +119,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         "content_weight": 1.0,
         "style_weight": 1e5,
         "iterations": 300,
-        # Tuned with `styleflow bench` (docs/performance.md): stop when the best loss fell by less
-        # than 3 % over the last 8 iterations; one half-size level first, at most 100 iterations.
-        # Later video frames (started from the warped previous frame) stop after ~45-55
-        # iterations, a first frame after ~100 coarse + ~65 full-size ones.
-        "tol": 0.03,
-        "window": 8,
-        "coarse_to_fine": 2,
+        # Tuned with `styleflow bench` (docs/performance.md). Cold starts (first frame, frames
+        # after a cut, still images) begin from the content recoloured to the style's palette and
+        # stop when the best loss fell by < 0.5 % over 10 iterations (~190 iterations at 192 px);
+        # warm starts (later video frames, from the warped previous frame) when it fell by < 1 %
+        # over 8 (~50-60 iterations). Full size only: with the recoloured start a half-size level
+        # first did not reach a given loss sooner (measured at 128 and 192 px); coarse_to_fine
+        # stays an option.
+        "tol": 0.005,
+        "window": 10,
+        "warm_tol": 0.01,
+        "warm_window": 8,
+        "recolor_start": True,
+        "coarse_to_fine": 1,
         "coarse_iterations": 100,
     },
     "report": {
