@@ -176,3 +176,20 @@ def test_real_run_writes_image_and_complete_sidecar(files, capfd):
     assert record["seconds"] > 0 and record["device"] == "cpu"
     assert record["content"] == str(files["content"]) and record["styles"] == [str(files["style"])]
     assert sorted(os.listdir(out.parent)) == ["result.png", "result.png.json"]
+
+
+def test_speed_options_reach_the_settings():
+    """--warm-tol/--warm-window/--[no-]recolor-start/--[no-]clamp map onto StyleSettings fields;
+    left out, the preset's values stand."""
+    import argparse
+
+    from styleflow.commands.image import add_style_options, settings_overrides
+    from styleflow.settings import settings_from
+
+    p = argparse.ArgumentParser()
+    add_style_options(p)
+    args = p.parse_args(["--warm-tol", "0.02", "--warm-window", "4", "--no-recolor-start", "--no-clamp"])
+    s = settings_from("gatys", settings_overrides(args))
+    assert (s.warm_tol, s.warm_window, s.recolor_start, s.clamp) == (0.02, 4, False, False)
+    d = settings_from("gatys", settings_overrides(p.parse_args([])))
+    assert (d.warm_tol, d.warm_window, d.recolor_start, d.clamp) == (0.02, 8, True, True)

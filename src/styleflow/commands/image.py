@@ -14,7 +14,7 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
     # No argparse ``choices``: an unknown preset is reported by settings_from() in one line
     # (exit status 2) instead of argparse's usage dump.
     g.add_argument("--preset", default="gatys", metavar="{" + ",".join(sorted(PRESETS)) + "}",
-                   help="gatys: Gatys' layers, early stop, coarse-to-fine (default); report: the source report's setting")
+                   help="gatys: Gatys' layers, recoloured start, early stop (default); report: the source report's setting")
     g.add_argument("--content-weight", type=float, help="α, weight of the content loss")
     g.add_argument("--style-weight", type=float, help="β, weight of the style loss")
     g.add_argument("--tv-weight", type=float, help="weight of the total-variation smoothness loss")
@@ -27,6 +27,13 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tol", type=float,
                    help="stop when the loss improved by less than this fraction over --window iterations (0: never)")
     g.add_argument("--window", type=int, help="iterations over which --tol is measured")
+    g.add_argument("--warm-tol", type=float,
+                   help="--tol for frames started from an earlier stylised frame (video; default: the preset's)")
+    g.add_argument("--warm-window", type=int, help="--window for those frames")
+    g.add_argument("--recolor-start", action=argparse.BooleanOptionalAction, default=None,
+                   help="start from the content recoloured to the style's palette (gatys preset: on)")
+    g.add_argument("--clamp", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the image in [0, 1] while optimising (default on)")
     g.add_argument("--coarse-to-fine", type=int, metavar="LEVELS",
                    help="optimise at 1/2^k size first, then refine (1: full size only)")
     g.add_argument("--backbone", choices=["auto", "vgg19", "vgg16"], help="default auto: the best weights available")
@@ -48,6 +55,10 @@ def settings_overrides(args: argparse.Namespace) -> dict:
         "lr": args.lr,
         "tol": args.tol,
         "window": args.window,
+        "warm_tol": args.warm_tol,
+        "warm_window": args.warm_window,
+        "recolor_start": args.recolor_start,
+        "clamp": args.clamp,
         "coarse_to_fine": args.coarse_to_fine,
         "backbone": args.backbone,
         "weights": args.weights,
