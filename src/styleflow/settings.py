@@ -5,7 +5,8 @@ top of it. Loss weights are expressed for features on torchvision's normalised s
 :func:`styleflow.backbone.feature_scale`), with images in [0, 1]:
 
 * ``gatys`` (default): Gatys et al.'s layers — content ``relu4_2``; style ``relu1_1 … relu5_1``
-  weighted equally — L-BFGS, stopping when the loss stops improving, coarse-to-fine.
+  weighted equally — L-BFGS with the image kept in [0, 1], from the content recoloured to the
+  style's palette, stopping when the loss stops improving (coarse-to-fine is an option).
 * ``report``: the source report's setting, i.e. the PyTorch neural-style tutorial — content
   ``conv2_2`` (the tutorial's "conv_4"), style ``conv1_1, conv1_2, conv2_1, conv2_2, conv3_1``
   (its "conv_1 … conv_5"), α = 1, β = 1e6, 300 L-BFGS iterations, no early stop.
