@@ -27,6 +27,7 @@ from styleflow.layerfig import (
     single_layer_settings,
 )
 from styleflow.stylize import Stylizer
+from styleflow.settings import settings_from
 
 SIZE = 32
 
@@ -57,6 +58,8 @@ def test_settings_name_one_layer_and_silence_the_other_loss() -> None:
         assert s.style_layers == {layer: 1.0} and s.content_layers == {layer: 1.0}
         assert s.style_weight == STYLE_WEIGHT and s.content_weight == 0 and s.tv_weight == 0
         assert (s.init, s.iterations, s.seed, s.tol, s.coarse_to_fine) == ("random", 7, 3, 0.0, 1)
+        s = single_layer_settings("style", layer, base=settings_from("gatys"))  # recolours by default
+        assert s.recolor_start is False
         c = single_layer_settings("content", layer)
         assert c.content_weight == CONTENT_WEIGHT and c.style_weight == 0
     with pytest.raises(StyleflowError, match="expected style or content"):

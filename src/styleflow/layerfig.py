@@ -92,7 +92,8 @@ def single_layer_settings(
     """Settings whose only active loss is ``kind`` (style or content) at ``layer``, from noise.
 
     Both layer dictionaries name just ``layer`` (so the network stops there); the other kind's
-    weight is zero. No early stop, no coarse-to-fine, no total variation: the plain optimisation.
+    weight is zero. No early stop, no coarse-to-fine, no recoloured start, no total variation: the
+    plain optimisation.
     """
     if kind not in KINDS:
         raise StyleflowError(f"layer figure: kind {kind!r}; expected style or content")
@@ -108,6 +109,7 @@ def single_layer_settings(
         coarse_to_fine=1,
         coarse_iterations=None,
         init="random",
+        recolor_start=False,  # the reconstruction starts from plain noise, as in Gatys' figure
         preserve_colors=False,
         seed=seed,
     )
