@@ -26,8 +26,8 @@ from styleflow.layerfig import (
     layer_figure,
     single_layer_settings,
 )
-from styleflow.stylize import Stylizer
 from styleflow.settings import settings_from
+from styleflow.stylize import Stylizer
 
 SIZE = 32
 
