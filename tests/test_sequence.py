@@ -88,6 +88,8 @@ def test_variants_are_data_and_resolve():
         resolve_variant({"init": "sideways"})
     with pytest.raises(StyleflowError, match="long_term"):
         resolve_variant({"long_term": [0]})
+    with pytest.raises(StyleflowError, match="warp_interpolation 'nearest': expected bilinear or bicubic"):
+        resolve_variant({"warp_interpolation": "nearest"})
 
 
 @pytest.mark.parametrize("mode", ["content", "random", "prev", "prev_warped"])

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .errors import StyleflowError
+from .warp import INTERPOLATIONS
 
 #: γ used by the built-in temporal variants (pixels in [0, 1]; see settings.py for the scales).
 DEFAULT_TEMPORAL_WEIGHT = 1e4
@@ -60,8 +61,10 @@ class VideoSettings:
         if not offsets or any(not isinstance(d, int) or d < 1 for d in offsets) or len(set(offsets)) != len(offsets):
             raise StyleflowError(f"variant long_term {self.long_term!r}: expected distinct frame offsets >= 1, e.g. [1, 2, 4]")
         self.long_term = sorted(offsets)
-        if self.warp_interpolation not in ("bilinear", "bicubic"):
-            raise StyleflowError(f"variant warp_interpolation {self.warp_interpolation!r}: expected bilinear or bicubic")
+        if self.warp_interpolation not in INTERPOLATIONS:
+            raise StyleflowError(
+                f"variant warp_interpolation {self.warp_interpolation!r}: expected {' or '.join(INTERPOLATIONS)}"
+            )
         if not isinstance(self.passes, int) or not 1 <= self.passes <= 50:
             raise StyleflowError(f"variant passes {self.passes!r}: expected 1 to 50")
         if not 0.0 <= float(self.blend) <= 1.0:
