@@ -106,6 +106,13 @@ class StyleSettings:
         if not self.style_layers:
             raise StyleflowError("style_layers: at least one layer is needed")
 
+    def stop_rule(self, warm: bool = False) -> tuple[float, int]:
+        """``(tol, window)`` of the convergence test for a cold or a ``warm`` start."""
+        if not warm:
+            return self.tol, self.window
+        return (self.tol if self.warm_tol is None else self.warm_tol,
+                self.window if self.warm_window is None else self.warm_window)
+
     def replace(self, **changes: Any) -> "StyleSettings":
         return dataclasses.replace(self, **changes)
 

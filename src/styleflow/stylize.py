@@ -462,10 +462,7 @@ class Stylizer:
         or when a ``callback`` reads them (its ``losses`` mapping converts on access).
         """
         s = self.settings
-        tol, window = s.tol, s.window
-        if warm:
-            tol = s.tol if s.warm_tol is None else s.warm_tol
-            window = s.window if s.warm_window is None else s.warm_window
+        tol, window = s.stop_rule(warm)
         content_targets = self.content_targets(content)
         grams = self.style_targets(tuple(content.shape[-2:]))  # type: ignore[arg-type]
         x = start.detach().contiguous().clone().requires_grad_(True)  # L-BFGS needs a flat view
