@@ -64,7 +64,24 @@ def test_result_structure_and_sane_numbers(tiny_result):
     assert set(s["targets"]) >= {"later frames >= 5x faster", "first frame >= 2x faster",
                                  "VGG iteration >= 80% of dense rate", "warping error no worse"}
     assert r["dense"]["gflops_median"] > 0 and r["vgg"]["gflops_median"] > 0
+    # the report run and the efficiency target are float32; the fast run uses the preset's auto
+    assert r["dense"]["dtype"] == "float32" and r["vgg"]["precision"] == "float32"
+    assert r["runs"]["report"]["precision"] == "float32"
+    fast_precision = r["runs"]["fast"]["precision"]
+    assert fast_precision == r["config"]["precision_used"] in ("float32", "bfloat16")
+    if r["vgg_fast"] is not None:  # bfloat16 at this size: its own rates, held against each other
+        assert r["vgg_fast"]["precision"] == r["dense_fast"]["dtype"] == "bfloat16"
+        assert "VGG iteration >= 80% of dense rate (bfloat16)" in s["targets"]
     json.dumps(r)  # everything is JSON-able
+
+
+def test_report_protocol_is_float32_whatever_the_fast_precision():
+    specs = bench.protocols(bench.BenchConfig(precision="bfloat16"))
+    assert specs["report"]["options"]["precision"] == "float32"
+    assert specs["fast"]["options"]["precision"] == "bfloat16"
+    specs = bench.protocols(bench.BenchConfig())
+    assert specs["report"]["options"]["precision"] == "float32"
+    assert "precision" not in specs["fast"]["options"]  # the preset's: auto
 
 
 def test_flop_count_is_the_stated_formula():

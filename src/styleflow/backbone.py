@@ -197,8 +197,16 @@ class VGGFeatures(nn.Module):
         out: dict[str, torch.Tensor] = {}
         h = self.preprocess(x)
         previous = ""
-        for name, module in zip(self.names, self.body):
-            if isinstance(module, nn.ReLU) and previous.startswith("conv") and previous not in wanted:
+        for index, (name, module) in enumerate(zip(self.names, self.body)):
+            if index == 0 and torch.is_autocast_enabled(h.device.type):
+                # Under mixed precision the first convolution (3 input channels: ~2 % of the
+                # FLOPs) stays float32. In bfloat16 the image itself would be rounded to 8
+                # significant bits, so pixel changes below ~1/256 of a value would not reach the
+                # loss; at 256 px that alone brings the gradient's cosine to float32's from 0.989
+                # to 0.997 (docs/performance.md, "Mixed precision").
+                with torch.autocast(device_type=h.device.type, enabled=False):
+                    h = module(h.float())
+            elif isinstance(module, nn.ReLU) and previous.startswith("conv") and previous not in wanted:
                 # Nobody keeps the convolution's output (its backward needs only the weights):
                 # rectify in place, one activation buffer less per layer.
                 h = torch.relu_(h)

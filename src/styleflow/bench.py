@@ -114,8 +114,9 @@ def _rate(fn: Any, flops: float, device: torch.device, repeats: int) -> tuple[fl
     return flops / statistics.median(times) / 1e9, flops / min(times) / 1e9
 
 
-def dense_rate(device: torch.device, n: int = 2048, repeats: int = 8) -> dict[str, float]:
-    """The machine's measured float32 dense-arithmetic rate, two ways (GFLOP/s, median and best):
+def dense_rate(device: torch.device, n: int = 2048, repeats: int = 8,
+               dtype: torch.dtype = torch.float32) -> dict[str, Any]:
+    """The machine's measured dense-arithmetic rate in ``dtype``, two ways (GFLOP/s, median and best):
 
     * ``matmul``: ``torch.mm`` of two ``n×n`` matrices, ``2·n³`` FLOPs (MKL on CPU, cuBLAS on CUDA);
     * ``conv1x1``: the same kind of product as a 1×1 convolution — ``n/2`` channels in and out
@@ -126,14 +127,14 @@ def dense_rate(device: torch.device, n: int = 2048, repeats: int = 8) -> dict[st
     ``gflops_median`` is the higher of the two medians: the rate a VGG iteration is held against.
     """
     gen = torch.Generator().manual_seed(0)
-    a = torch.rand(n, n, generator=gen).to(device)
-    b = torch.rand(n, n, generator=gen).to(device)
+    a = torch.rand(n, n, generator=gen).to(device, dtype)
+    b = torch.rand(n, n, generator=gen).to(device, dtype)
     mm = _rate(lambda: torch.mm(a, b), 2.0 * n**3, device, repeats)
     c = max(16, n // 2)
-    x = torch.rand(1, c, 64, 64, generator=gen).to(device).contiguous(memory_format=torch.channels_last)
-    w = torch.rand(c, c, 1, 1, generator=gen).to(device).contiguous(memory_format=torch.channels_last)
+    x = torch.rand(1, c, 64, 64, generator=gen).to(device, dtype).contiguous(memory_format=torch.channels_last)
+    w = torch.rand(c, c, 1, 1, generator=gen).to(device, dtype).contiguous(memory_format=torch.channels_last)
     conv = _rate(lambda: torch.nn.functional.conv2d(x, w), 2.0 * c * c * 64 * 64, device, repeats)
-    return {"n": n, "matmul_median": mm[0], "matmul_best": mm[1], "conv1x1_channels": c,
+    return {"dtype": str(dtype).removeprefix("torch."), "n": n, "matmul_median": mm[0], "matmul_best": mm[1], "conv1x1_channels": c,
             "conv1x1_median": conv[0], "conv1x1_best": conv[1],
             "gflops_median": max(mm[0], conv[0]), "gflops_best": max(mm[1], conv[1])}
 
@@ -181,7 +182,8 @@ def gram_flops(model: torch.nn.Module, style_layers: Sequence[str], height: int,
 def vgg_iteration_rate(stylizer: Any, content: np.ndarray, repeats: int = 6) -> dict[str, Any]:
     """Time one loss evaluation + backward (what one L-BFGS iteration costs) at ``content``'s size.
 
-    Returns seconds (median, best), the analytic conv FLOPs and the achieved GFLOP/s.
+    Returns seconds (median, best), the analytic conv FLOPs, the achieved GFLOP/s and the
+    precision it ran in (mixed precision is first checked against float32 at this size, as in a run).
     """
     from .stylize import to_tensor
 
@@ -191,6 +193,7 @@ def vgg_iteration_rate(stylizer: Any, content: np.ndarray, repeats: int = 6) -> 
     targets = stylizer.content_targets(c)
     grams = stylizer.style_targets((h, w))
     x = c.detach().contiguous().clone().requires_grad_(True)
+    stylizer._check_precision(x, targets, grams, [])
 
     def once() -> float:
         t = time.perf_counter()
@@ -205,7 +208,7 @@ def vgg_iteration_rate(stylizer: Any, content: np.ndarray, repeats: int = 6) -> 
     flops = vgg_flops(stylizer.model, h, w)
     med, best = statistics.median(times), min(times)
     return {
-        "height": h, "width": w, "seconds_median": med, "seconds_best": best,
+        "precision": stylizer.precision, "height": h, "width": w, "seconds_median": med, "seconds_best": best,
         "conv_gflop_per_iteration": flops["iteration_gflop"],
         "gram_gflop_per_iteration": gram_flops(stylizer.model, list(stylizer.settings.style_layers), h, w),
         "gflops_median": flops["iteration_gflop"] / med, "gflops_best": flops["iteration_gflop"] / best,
@@ -280,7 +283,7 @@ class BenchConfig:
     preset: str = "gatys"
     weights: str = "auto"
     backbone: str = "auto"
-    precision: str = "float32"
+    precision: str | None = None  # the fast run's; None: the preset's (auto). The report run: float32
     device: str = "auto"
     threads: int | None = None  # None: one per core
     work: str | None = None  # None: a temporary folder, removed afterwards
@@ -348,7 +351,8 @@ def prepare_clip(video: Path, height: int, frames: int, work: Path, offsets: Seq
 
 def protocols(cfg: BenchConfig) -> dict[str, dict[str, Any]]:
     """The two runs as :func:`stylize_clip` arguments (variant mapping, options, budgets)."""
-    common = {"preset": cfg.preset, "weights": cfg.weights, "backbone": cfg.backbone, "precision": cfg.precision}
+    common = {"preset": cfg.preset, "weights": cfg.weights, "backbone": cfg.backbone}
+    fast_precision = {"precision": cfg.precision} if cfg.precision else {}
     report_variant = {
         "base": cfg.report_variant or cfg.variant,
         # a fixed budget for every frame, full size only, no early stop
@@ -363,8 +367,9 @@ def protocols(cfg: BenchConfig) -> dict[str, dict[str, Any]]:
         "coarse_to_fine_later": False,
     }
     return {
-        "report": {"variant": report_variant, "options": dict(common)},
-        "fast": {"variant": cfg.variant, "options": {**common, **cfg.fast_options}},
+        # the report's arithmetic: float32 (the PyTorch tutorial's)
+        "report": {"variant": report_variant, "options": {**common, "precision": "float32"}},
+        "fast": {"variant": cfg.variant, "options": {**common, **fast_precision, **cfg.fast_options}},
     }
 
 
@@ -445,12 +450,23 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         for name, run in runs.items():
             run["measured"] = measure_outputs(work / f"run-{name}", clip, cfg.frames, evaluator)
 
+        # Arithmetic rates: float32 (the report's precision, and the target's), and the fast run's
+        # precision when that is lower (bfloat16: held against the bfloat16 dense rate).
         content1 = read_image(list_frames(clip.frames)[0])
-        speed_settings = settings_from(cfg.preset, {"weights": cfg.weights, "backbone": cfg.backbone,
-                                                    "precision": cfg.precision})
-        timer = Stylizer(speed_settings, [read_image(style)], device=device)
+        base = {"weights": cfg.weights, "backbone": cfg.backbone}
+        timer = Stylizer(settings_from(cfg.preset, {**base, "precision": "float32"}), [read_image(style)], device=device)
         vgg = vgg_iteration_rate(timer, content1, cfg.vgg_repeats)
         dense = dense_rate(device, cfg.matmul_size)
+        fast_opts = {k: v for k, v in specs["fast"]["options"].items() if k != "preset"}
+        fast_timer = Stylizer(settings_from(cfg.preset, {**base, "precision": fast_opts.get("precision")}),
+                              [read_image(style)], device=device)
+        vgg_fast = dense_fast = None
+        if fast_timer.amp_dtype is not None:
+            vgg_fast = vgg_iteration_rate(fast_timer, content1, cfg.vgg_repeats)
+        if vgg_fast and fast_timer.amp_dtype is not None:  # (not turned off by the accuracy check)
+            dense_fast = dense_rate(device, cfg.matmul_size, dtype=fast_timer.amp_dtype)
+        else:
+            vgg_fast = None
         result = {
             "machine": {
                 "cpu": cpu_model(), "cores": cores(), "torch": torch.__version__, "threads": threads,
@@ -461,10 +477,12 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
             },
             "config": {**asdict(cfg), "video": str(video), "style": str(style), "source": source,
                        "width": int(content1.shape[1]), "offsets": offsets,
-                       "backbone_used": evaluator.backbone_info, "precision_used": timer.precision},
+                       "backbone_used": evaluator.backbone_info, "precision_used": fast_timer.precision},
             "protocols": {name: _summarise_settings(spec) for name, spec in specs.items()},
             "dense": dense,
             "vgg": vgg,
+            "dense_fast": dense_fast,
+            "vgg_fast": vgg_fast,
             "runs": {name: _run_result(run) for name, run in runs.items()},
         }
         result["summary"] = summarise(result)
@@ -508,7 +526,7 @@ def _run_result(run: dict[str, Any]) -> dict[str, Any]:
     return {"frames": frames, "peak_rss_mib": run["peak_rss_mib"], "peak_cuda_mib": run["peak_cuda_mib"],
             "memory_method": run["memory_method"], "seconds_wall": run["seconds_wall"],
             "device": run["record"]["device"], "backbone": run["record"]["backbone"],
-            "weights_source": run["record"]["weights_source"]}
+            "weights_source": run["record"]["weights_source"], "precision": run["record"].get("precision")}
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -562,8 +580,12 @@ def summarise(result: dict[str, Any]) -> dict[str, Any]:
             f"worst frame {ratio['worst_later_optimiser_objective']:.4f}, mean {ratio['later_optimiser_objective']:.4f}"),
         "first frame objective within 5% (optimiser's)": _check(
             ratio["first_optimiser_objective"] <= t["loss_ratio"], f"{ratio['first_optimiser_objective']:.4f}"),
-        "VGG iteration >= 80% of dense rate": _check(vgg_frac >= t["vgg_fraction"], f"{vgg_frac:.0%}"),
+        "VGG iteration >= 80% of dense rate": _check(vgg_frac >= t["vgg_fraction"], f"{vgg_frac:.0%} (float32)"),
     }
+    if result.get("vgg_fast") and result.get("dense_fast"):
+        frac = result["vgg_fast"]["gflops_median"] / result["dense_fast"]["gflops_median"]
+        p = result["vgg_fast"]["precision"]
+        out["targets"][f"VGG iteration >= 80% of dense rate ({p})"] = _check(frac >= t["vgg_fraction"], f"{frac:.0%}")
     return out
 
 
@@ -703,7 +725,7 @@ def format_report(result: dict[str, Any]) -> str:
             f"{p['coarse_iterations'] if p['coarse_iterations'] is not None else 'the same'})")
         lines.append(f"{name}: variant {p['variant']} (init {p['init']}, temporal weight {p['temporal_weight']:g}), "
                      f"budget {p['first_iterations']} first / {p['iterations']} later, {stop}, {pyramid}, "
-                     f"precision {p['precision']}")
+                     f"precision {result['runs'][name].get('precision') or p['precision']}")
     lines.append("objective = content_weight * content + style_weight * style (preset layers and weights, no temporal "
                  "term) of each written frame (clamped to [0, 1], 8-bit); 'optimiser's' = the same objective at "
                  "the optimiser's final iterate (unclamped); warping error: Lai et al., mean over consecutive pairs")
@@ -742,21 +764,29 @@ def format_report(result: dict[str, Any]) -> str:
     lines.append(_table(["frame", "s report", "s fast", "it report", "it fast", "obj report", "obj fast",
                          "obj fast/report", "optimiser's fast/report", "warp report", "warp fast"], per))
     lines.append("")
-    d, v = result["dense"], result["vgg"]
-    lines.append(f"dense rate (float32): torch.mm {d['n']}x{d['n']} (2n^3 FLOPs) {d['matmul_median']:.0f} GFLOP/s median "
+    for d, v in ((result["dense"], result["vgg"]), (result.get("dense_fast"), result.get("vgg_fast"))):
+        if d and v:
+            lines += _rate_lines(d, v)
+    lines.append("")
+    lines.append(_table(["target", "met", "value"],
+                        [[k, "yes" if t["met"] else "NO", t["value"]] for k, t in s["targets"].items()]))
+    return "\n".join(lines)
+
+
+def _rate_lines(d: dict[str, Any], v: dict[str, Any]) -> list[str]:
+    """The dense rate and the VGG iteration rate, in one precision."""
+    lines = []
+    lines.append(f"dense rate ({d.get('dtype', 'float32')}): torch.mm {d['n']}x{d['n']} (2n^3 FLOPs) {d['matmul_median']:.0f} GFLOP/s median "
                  f"({d['matmul_best']:.0f} best); the same product as a 1x1 convolution ({d['conv1x1_channels']} -> "
                  f"{d['conv1x1_channels']} channels, 64x64) {d['conv1x1_median']:.0f} GFLOP/s median "
                  f"({d['conv1x1_best']:.0f} best); dense rate = the higher, {d['gflops_median']:.0f} GFLOP/s")
-    lines.append(f"VGG iteration at {v['height']}x{v['width']} (forward + backward to the image, Grams and losses "
+    lines.append(f"VGG iteration, {v['precision']}, at {v['height']}x{v['width']} (forward + backward to the image, Grams and losses "
                  f"included in the time): {v['seconds_median'] * 1000:.0f} ms median; counted "
                  f"{v['conv_gflop_per_iteration']:.2f} GFLOP = 2 x sum over convs of 2*Cin*Cout*9*H*W "
                  f"(forward + backward-to-input, no weight gradients; Grams {v['gram_gflop_per_iteration']:.2f} GFLOP "
                  f"not counted) -> {v['gflops_median']:.1f} GFLOP/s median ({v['gflops_best']:.1f} best), "
                  f"{v['gflops_median'] / d['gflops_median']:.0%} of the dense rate")
-    lines.append("")
-    lines.append(_table(["target", "met", "value"],
-                        [[k, "yes" if t["met"] else "NO", t["value"]] for k, t in s["targets"].items()]))
-    return "\n".join(lines)
+    return lines
 
 
 def format_memory(result: dict[str, Any]) -> str:

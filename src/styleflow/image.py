@@ -86,6 +86,7 @@ def stylize_file(
         "height": content_img.shape[0],
         "width": content_img.shape[1],
         "device": str(stylizer.device),
+        "precision": stylizer.precision,  # what the backbone ran in (settings.precision may say auto)
         **stylizer.backbone_info,
         "settings": settings.as_dict(),
         "losses": result.losses,

@@ -292,6 +292,7 @@ def stylize_clip(
         "masks_dir": str(clip.masks),
         "scene_cuts": data.cuts,
         "device": str(stylizer.device),
+        "precision": stylizer.precision,  # what the backbone ran in (settings.precision may say auto)
         **stylizer.backbone_info,
         "seed": seed,
         "total_iterations": int(sum(r["iterations"] for r in rows)),

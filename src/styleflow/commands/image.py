@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..image import check_output, stylize_file
-from ..settings import PRESETS, settings_from
+from ..settings import PRECISIONS, PRESETS, settings_from
 
 
 def add_style_options(p: argparse.ArgumentParser) -> None:
@@ -34,6 +34,9 @@ def add_style_options(p: argparse.ArgumentParser) -> None:
                    help="start from the content recoloured to the style's palette (gatys preset: on)")
     g.add_argument("--clamp", action=argparse.BooleanOptionalAction, default=None,
                    help="keep the image in [0, 1] while optimising (default on)")
+    g.add_argument("--precision", choices=list(PRECISIONS),
+                   help="backbone arithmetic; auto (gatys preset): bfloat16 where the CPU/GPU computes it "
+                        "natively, else float32")
     g.add_argument("--coarse-to-fine", type=int, metavar="LEVELS",
                    help="optimise at 1/2^k size first, then refine (1: full size only)")
     g.add_argument("--backbone", choices=["auto", "vgg19", "vgg16"], help="default auto: the best weights available")
@@ -60,6 +63,7 @@ def settings_overrides(args: argparse.Namespace) -> dict:
         "recolor_start": args.recolor_start,
         "clamp": args.clamp,
         "coarse_to_fine": args.coarse_to_fine,
+        "precision": args.precision,
         "backbone": args.backbone,
         "weights": args.weights,
         "seed": args.seed,
