@@ -174,12 +174,14 @@ def test_real_run_writes_image_and_complete_sidecar(files, capfd):
     assert set(record["losses"]) >= {"content", "style", "total"}
     assert all(np.isfinite(v) for v in record["losses"].values())
     assert record["seconds"] > 0 and record["device"] == "cpu"
+    # the preset asks for auto; the record says what ran
+    assert record["settings"]["precision"] == "auto" and record["precision"] in ("float32", "bfloat16")
     assert record["content"] == str(files["content"]) and record["styles"] == [str(files["style"])]
     assert sorted(os.listdir(out.parent)) == ["result.png", "result.png.json"]
 
 
 def test_speed_options_reach_the_settings():
-    """--warm-tol/--warm-window/--[no-]recolor-start/--[no-]clamp map onto StyleSettings fields;
+    """--warm-tol/--warm-window/--[no-]recolor-start/--[no-]clamp/--precision map onto StyleSettings fields;
     left out, the preset's values stand."""
     import argparse
 
@@ -188,8 +190,9 @@ def test_speed_options_reach_the_settings():
 
     p = argparse.ArgumentParser()
     add_style_options(p)
-    args = p.parse_args(["--warm-tol", "0.02", "--warm-window", "4", "--no-recolor-start", "--no-clamp"])
+    args = p.parse_args(["--warm-tol", "0.02", "--warm-window", "4", "--no-recolor-start", "--no-clamp",
+                         "--precision", "float32"])
     s = settings_from("gatys", settings_overrides(args))
-    assert (s.warm_tol, s.warm_window, s.recolor_start, s.clamp) == (0.02, 4, False, False)
+    assert (s.warm_tol, s.warm_window, s.recolor_start, s.clamp, s.precision) == (0.02, 4, False, False, "float32")
     d = settings_from("gatys", settings_overrides(p.parse_args([])))
-    assert (d.warm_tol, d.warm_window, d.recolor_start, d.clamp) == (0.02, 8, True, True)
+    assert (d.warm_tol, d.warm_window, d.recolor_start, d.clamp, d.precision) == (0.02, 8, True, True, "auto")
