@@ -40,9 +40,11 @@ MIN_LEVEL_SIDE = 32
 #: Mixed precision (``settings.precision``) is used only if, at the start image, the loss differs
 #: from float32's by at most ``PRECISION_TOLERANCE`` (relative) and the gradient's cosine
 #: similarity to float32's is at least ``PRECISION_MIN_COSINE``; otherwise the stylizer falls back
-#: to float32 (with a warning). Measured with bfloat16 and the first convolution in float32: the
-#: cosine is 0.997 on real frames at 192-256 px, 0.98 on the tests' flat synthetic images, and
-#: runs from both end within 1-2 % of float32's loss at equal iterations (docs/performance.md).
+#: to float32 for good (with a warning when bfloat16/float16 was asked for explicitly; ``auto``
+#: only records it). Measured with bfloat16 and the first convolution in float32: the cosine is
+#: 0.997-0.998 on real frames at 192-256 px, where runs follow float32's loss per iteration; flat
+#: synthetic images (the tests') give 0.98, where L-BFGS stalled for 10+ iterations at a time, and
+#: fall back (docs/performance.md, "Mixed precision").
 PRECISION_TOLERANCE = 1e-2
 PRECISION_MIN_COSINE = 0.99
 
