@@ -457,16 +457,15 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         timer = Stylizer(settings_from(cfg.preset, {**base, "precision": "float32"}), [read_image(style)], device=device)
         vgg = vgg_iteration_rate(timer, content1, cfg.vgg_repeats)
         dense = dense_rate(device, cfg.matmul_size)
-        fast_opts = {k: v for k, v in specs["fast"]["options"].items() if k != "preset"}
-        fast_timer = Stylizer(settings_from(cfg.preset, {**base, "precision": fast_opts.get("precision")}),
+        fast_timer = Stylizer(settings_from(cfg.preset, {**base, "precision": specs["fast"]["options"].get("precision")}),
                               [read_image(style)], device=device)
         vgg_fast = dense_fast = None
         if fast_timer.amp_dtype is not None:
             vgg_fast = vgg_iteration_rate(fast_timer, content1, cfg.vgg_repeats)
-        if vgg_fast and fast_timer.amp_dtype is not None:  # (not turned off by the accuracy check)
-            dense_fast = dense_rate(device, cfg.matmul_size, dtype=fast_timer.amp_dtype)
-        else:
-            vgg_fast = None
+            if fast_timer.amp_dtype is None:  # turned off by the accuracy check at this size
+                vgg_fast = None
+            else:
+                dense_fast = dense_rate(device, cfg.matmul_size, dtype=fast_timer.amp_dtype)
         result = {
             "machine": {
                 "cpu": cpu_model(), "cores": cores(), "torch": torch.__version__, "threads": threads,
