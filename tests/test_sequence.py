@@ -98,9 +98,8 @@ def test_each_init_mode_starts_where_it_says(tmp_path, style_file, mode):
     clip = make_clip(tmp_path, n=2)
     out = tmp_path / "out"
     # frame 1 starts from noise, so that every mode's start for frame 2 is distinguishable
-    # recolor_start off: cold starts would begin from the mode's image recoloured to the style
     stylize_clip(clip, [style_file], out, variant={"init": mode, "first_init": "random"}, first_iterations=0,
-                 iterations=0, options={**TINY, "recolor_start": False}, progress=False, seed=5)
+                 iterations=0, options=TINY, progress=False, seed=5)
     first, second = frames_of(out, 2)
     content2 = read_image(clip.frame(2))
     if mode == "content":

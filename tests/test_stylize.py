@@ -252,7 +252,7 @@ def test_bfloat16_first_convolution_stays_float32():
         a, b = model(x, scaled=False), model(x + 2e-4, scaled=False)
     assert a["relu1_1"].dtype == torch.float32 and a["relu2_1"].dtype == torch.bfloat16
     changed = float((a["relu1_1"] != b["relu1_1"]).float().mean())
-    assert changed > 0.3  # ~half the units are active; with the image in bfloat16, almost none change
+    assert changed > 0.3  # measured: 0.51 (about the active half); with conv1_1 in bfloat16, 0.21
 
 
 def test_bfloat16_run_matches_float32():
