@@ -1,8 +1,8 @@
 """Issue 4's checks on real footage: do the temporal variants do what Ruder et al. say?
 
 For a real clip (default: the shared bedroom clip) and a painting, stylises the first N frames
-with several variants through ``styleflow.videojob.stylize_video`` (frames, DIS flow, masks,
-sequential stylisation), then scores every output with ``styleflow.metrics.score_clip``:
+with several variants through ``styleflow.video.job.stylize_video`` (frames, DIS flow, masks,
+sequential stylisation), then scores every output with ``styleflow.eval.metrics.score_clip``:
 the temporal warping error (flow on the *input* frames, PNG frames, no codec), and the fixed
 backbone's style loss of each output frame against the painting next to the content frames'.
 With ``--cut`` the clip is the bedroom clip followed by the paraglider clip (a hard scene cut),
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
-from styleflow.frames import encode_arrays
-from styleflow.images import read_image, to_uint8
-from styleflow.layout import list_frames
-from styleflow.metrics import read_clip, score_clip
-from styleflow.videojob import stylize_video
+from styleflow.eval.metrics import read_clip, score_clip
+from styleflow.io.encode import encode_arrays
+from styleflow.io.images import read_image, to_uint8
+from styleflow.io.layout import list_frames
+from styleflow.video.job import stylize_video
 
 SHARED = Path(os.environ.get("STYLEFLOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 VARIANTS = ("noInit", "noFlowInit_noTemporalLoss", "noFlowInit_temporalLoss", "flowInit_noTemporalLoss",

@@ -29,10 +29,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from styleflow.consistency import consistency_mask  # noqa: E402
-from styleflow.flow import compute_flow, raft_weights_path  # noqa: E402
-from styleflow.flowio import read_flo  # noqa: E402
-from styleflow.images import read_image  # noqa: E402
+from styleflow.io.flo import read_flo  # noqa: E402
+from styleflow.io.images import read_image  # noqa: E402
+from styleflow.motion.consistency import consistency_mask  # noqa: E402
+from styleflow.motion.estimate import compute_flow, raft_weights_path  # noqa: E402
 
 DATA = Path(os.environ.get("STYLEFLOW_SHARED_DATA", REPO.parent / "shared" / "data")) / "flow_gt"
 SEQUENCES = ("clean_alley_1", "clean_cave_2", "clean_market_5")

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from styleflow import weights as W
-from styleflow.backbone import (
+from styleflow.enc import weights as W
+from styleflow.enc.vgg import (
     CAFFE_MEAN_BGR,
     Preprocess,
     VGGFeatures,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import math
 
-import pytest
 import numpy as np
+import pytest
 import torch
 
-from styleflow import bench
-from styleflow.cli import main
+from styleflow import benchmark as bench
+from styleflow.cli.main import main
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +85,7 @@ def test_report_protocol_is_float32_whatever_the_fast_precision():
 
 
 def test_flop_count_is_the_stated_formula():
-    from styleflow.backbone import VGGFeatures, WeightsInfo
+    from styleflow.enc.vgg import VGGFeatures, WeightsInfo
 
     info = WeightsInfo("vgg16", "random", None, "torchvision")
     model = VGGFeatures("vgg16", ["relu2_1"], info)  # conv1_1, conv1_2, pool1, conv2_1

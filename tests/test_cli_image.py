@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from styleflow import weights as W
-from styleflow.cli import main
+from styleflow.cli.main import main
+from styleflow.enc import weights as W
 
 FAST = ["--size", "32", "--iterations", "2", "--no-progress", "--device", "cpu"]
 
@@ -116,7 +116,7 @@ def test_style_weights_count_mismatch(files, capfd):
 
 
 def test_failed_write_leaves_no_partial_file(files, capfd, monkeypatch):
-    import styleflow.images as images
+    import styleflow.io.images as images
 
     def half_write(path, data):  # a writer that dies half-way (disk full, ...)
         Path(path).write_bytes(b"\x89PNG partial")
@@ -185,8 +185,8 @@ def test_speed_options_reach_the_settings():
     left out, the preset's values stand."""
     import argparse
 
-    from styleflow.commands.image import add_style_options, settings_overrides
-    from styleflow.settings import settings_from
+    from styleflow.cli.image import add_style_options, settings_overrides
+    from styleflow.options.settings import settings_from
 
     p = argparse.ArgumentParser()
     add_style_options(p)

@@ -6,9 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from styleflow.cli import main
-from styleflow.flowio import read_flo, write_flo
-from styleflow.frames import encode_arrays, probe_video
+from styleflow.cli.main import main
+from styleflow.io.encode import encode_arrays
+from styleflow.io.flo import read_flo, write_flo
+from styleflow.io.video import probe_video
 
 
 def texture(seed: int, h: int = 48, w: int = 64) -> np.ndarray:

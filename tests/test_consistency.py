@@ -6,7 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from styleflow.consistency import (
+from styleflow.errors import StyleflowError
+from styleflow.io.flo import read_flo
+from styleflow.motion.consistency import (
     combine_closest_first,
     consistency_mask,
     gaussian_kernel,
@@ -14,8 +16,6 @@ from styleflow.consistency import (
     read_mask,
     write_pgm,
 )
-from styleflow.errors import StyleflowError
-from styleflow.flowio import read_flo
 
 PAIRS = [(1, 2), (2, 3), (3, 4), (4, 5)]
 

@@ -8,15 +8,15 @@ import cv2
 import numpy as np
 import pytest
 
-from styleflow.contactsheet import (
+from styleflow.errors import StyleflowError
+from styleflow.io.images import read_image, to_uint8, write_image
+from styleflow.viz.contact_sheet import (
     contact_sheet,
     contact_sheet_files,
     display_scale,
     labelled_grid,
     upscale,
 )
-from styleflow.errors import StyleflowError
-from styleflow.images import read_image, to_uint8, write_image
 
 
 def pattern(h: int, w: int, seed: int) -> np.ndarray:

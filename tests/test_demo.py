@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from styleflow import demo
+from styleflow.data import demo
 from styleflow.errors import StyleflowError
-from styleflow.flowio import read_flo
-from styleflow.images import read_image
-from styleflow.layout import ClipPaths
+from styleflow.io.flo import read_flo
+from styleflow.io.images import read_image
+from styleflow.io.layout import ClipPaths
 
 
 def read_video(path: Path) -> list[np.ndarray]:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from styleflow.errors import StyleflowError
-from styleflow.flow import compute_flow, method_settings
-from styleflow.warp import warp
+from styleflow.motion.estimate import compute_flow, method_settings
+from styleflow.motion.warp import warp
 
 
 def shifted_pair(dx: float, dy: float, h: int = 64, w: int = 96, seed: int = 0):
@@ -57,7 +57,7 @@ def test_default_settings_are_recorded_and_overridable():
 
 
 def test_dis_objects_are_reused_without_changing_the_result():
-    from styleflow import flow as flow_module
+    from styleflow.motion import estimate as flow_module
 
     a, b = shifted_pair(2, 1)
     first = compute_flow(a, b)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from styleflow.errors import StyleflowError
-from styleflow.flowio import FLO_MAGIC, is_valid_flo, read_flo, write_flo
+from styleflow.io.flo import FLO_MAGIC, is_valid_flo, read_flo, write_flo
 
 
 def _flow(h: int = 5, w: int = 7) -> np.ndarray:

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from styleflow.errors import StyleflowError
-from styleflow.frames import encode_arrays, encode_video, extract_frames, ffmpeg_exe, probe_video, read_meta
-from styleflow.layout import list_frames
+from styleflow.io.encode import encode_arrays, encode_video
+from styleflow.io.frames import extract_frames, read_meta
+from styleflow.io.layout import list_frames
+from styleflow.io.video import ffmpeg_exe, probe_video
 
 
 def grey_frames(n: int, h: int = 48, w: int = 64) -> list[np.ndarray]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from styleflow.errors import StyleflowError
-from styleflow.images import (
+from styleflow.io.images import (
     MAX_SIDE,
     check_size,
     read_image,

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from workflow_helpers import CONFIG, overlay, scheduled, snakemake
 from workflow_helpers import job_counts as _job_counts
 
 IMAGE_RULES = {"demo_image", "demo_style", "stylize_image", "contact_sheet", "layer_figure"}
-VIDEO_RULES = {"demo_clip", "frames", "flow", "masks", "flowviz", "stylize", "encode", "metrics"}
+VIDEO_RULES = {"demo_clip", "frames", "flow", "consistency", "flowviz", "sequence", "encode", "metrics"}
 
 TINY_IMAGES = {
     "images": {
@@ -92,7 +91,7 @@ def test_adding_a_photo_runs_only_that_photo_and_redraws_the_sheet(built: Path) 
 
 
 def test_adding_a_style_runs_only_that_style(built: Path) -> None:
-    from styleflow.demo import make_style
+    from styleflow.data.demo import make_style
 
     make_style(built / "other.png", height=48, width=64, seed=3)
     styles = {"swirls": {"images": ["results/demo/swirls.png"]}, "other": {"images": ["other.png"]}}

@@ -13,11 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from styleflow.cli import main
-from styleflow.demo import photograph, style_image
+from styleflow.cli.main import main
+from styleflow.data.demo import photograph, style_image
 from styleflow.errors import StyleflowError
-from styleflow.images import read_image, resize_to_height, to_uint8, write_image
-from styleflow.layerfig import (
+from styleflow.io.images import read_image, resize_to_height, to_uint8, write_image
+from styleflow.optim.stylizer import Stylizer
+from styleflow.options.settings import settings_from
+from styleflow.viz.layer_figure import (
     CONTENT_WEIGHT,
     KINDS,
     LAYERS,
@@ -26,8 +28,6 @@ from styleflow.layerfig import (
     layer_figure,
     single_layer_settings,
 )
-from styleflow.settings import settings_from
-from styleflow.stylize import Stylizer
 
 SIZE = 32
 

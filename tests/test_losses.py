@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from styleflow.losses import content_loss, gram, style_loss, temporal_loss, total_variation
+from styleflow.loss.functional import (
+    content_loss,
+    gram,
+    style_loss,
+    temporal_loss,
+    total_variation,
+)
 
 
 def t(values, shape) -> torch.Tensor:

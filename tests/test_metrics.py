@@ -16,10 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
-from styleflow.cli import main
-from styleflow.images import to_uint8, write_image
-from styleflow.layout import frame_name
-from styleflow.metrics import (
+from styleflow.cli.main import main
+from styleflow.eval.metrics import (
     METRIC_LOSSES,
     LossMeter,
     clip_flows,
@@ -29,7 +27,9 @@ from styleflow.metrics import (
     warp_error_pair,
     warping_errors,
 )
-from styleflow.sidebyside import encode_rgb
+from styleflow.io.images import to_uint8, write_image
+from styleflow.io.layout import frame_name
+from styleflow.viz.sidebyside import encode_rgb
 
 H, W, N = 40, 56, 5
 

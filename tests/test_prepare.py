@@ -10,16 +10,14 @@ import numpy as np
 import pytest
 
 from styleflow.errors import StyleflowError
-from styleflow.flowio import read_flo
-from styleflow.frames import extract_frames, probe_video
-from styleflow.layout import ClipPaths, frame_name
-from styleflow.prepare import (
-    compute_flows,
-    compute_masks,
-    read_cuts,
-    render_flow_video,
-    render_warped_video,
-)
+from styleflow.io.flo import read_flo
+from styleflow.io.frames import extract_frames
+from styleflow.io.layout import ClipPaths, frame_name
+from styleflow.io.video import probe_video
+from styleflow.motion.consistency import compute_masks
+from styleflow.motion.cuts import read_cuts
+from styleflow.motion.flow import compute_flows
+from styleflow.viz.flowviz import render_flow_video, render_warped_video
 
 H, W = 48, 64
 SHIFT = (2, 1)  # content moves right 2 px and down 1 px per frame

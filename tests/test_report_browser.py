@@ -178,10 +178,10 @@ def test_adding_a_variant_scores_only_the_new_run(pipeline: Path, tmp_path: Path
     table = out.split("Job stats:", 1)[1].split("total", 1)[0]
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
     assert {"ablation", "plots", "sidebyside"} <= set(counts), counts
-    assert not {"frames", "flow", "masks"} & set(counts), counts
+    assert not {"frames", "flow", "consistency"} & set(counts), counts
     # metrics are computed for the new run, and for no run that is not itself re-made (a run whose
     # settings changed since the pipeline ran, e.g. a styleflow upgrade, legitimately is)
-    scored, remade = scheduled_variants(out, "metrics"), scheduled_variants(out, "stylize")
+    scored, remade = scheduled_variants(out, "metrics"), scheduled_variants(out, "sequence")
     assert "noFlowInit_temporalLoss" in scored and scored == remade, (scored, remade)
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from styleflow.data.samples import SAMPLES, sample, write_sample
 from styleflow.errors import StyleflowError
-from styleflow.images import read_image
-from styleflow.samples import SAMPLES, sample, write_sample
+from styleflow.io.images import read_image
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

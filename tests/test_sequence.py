@@ -9,16 +9,16 @@ import cv2
 import numpy as np
 import pytest
 
-from styleflow.consistency import consistency_mask, write_pgm
 from styleflow.errors import StyleflowError
-from styleflow.flowio import read_flo, write_flo
-from styleflow.images import read_image, write_image
-from styleflow.layout import ClipPaths
-from styleflow.sequence import quantise, stylize_clip
-from styleflow.settings import settings_from
-from styleflow.stylize import Stylizer, TemporalTerm
-from styleflow.variants import VARIANTS, resolve_variant
-from styleflow.warp import warp
+from styleflow.io.flo import read_flo, write_flo
+from styleflow.io.images import read_image, write_image
+from styleflow.io.layout import ClipPaths
+from styleflow.motion.consistency import consistency_mask, write_pgm
+from styleflow.motion.warp import warp
+from styleflow.optim.stylizer import Stylizer, TemporalTerm
+from styleflow.options.settings import settings_from
+from styleflow.video.sequence import quantise, stylize_clip
+from styleflow.video.variants import VARIANTS, resolve_variant
 
 H, W = 40, 56
 SHIFT = (3.0, 1.0)  # content moves right 3 px and down 1 px per frame
@@ -239,7 +239,7 @@ def test_multipass_and_long_term_run(tmp_path, style_file):
 
 
 def test_start_or_resume_keeps_frames_only_for_the_same_signature(tmp_path):
-    from styleflow.sequence import start_or_resume
+    from styleflow.video.sequence import start_or_resume
 
     out = tmp_path / "run"
     assert start_or_resume(out, {"variant": "a", "inputs": [1, 2]}) == "new"

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from slurm_cluster import SlurmCluster, slurm_cluster_fixture
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,15 +90,15 @@ CASES = [
             "results/stylized/demo/h40.txt",
             "results/metrics/demo/h40.csv",
         ),
-        gpu_rules=frozenset({"stylize"}),
+        gpu_rules=frozenset({"sequence"}),
         cpu_rules=frozenset({"frames", "metrics"}),
-        retried_rule="stylize",
+        retried_rule="sequence",
         retried_first_runtime=60,  # profiles/slurm: max(60, 240 * (40 / 350) ** 2) * 1
         log_checks={
             # the toy's rules log where they ran; {gpu}/{cpu} = partition names
             "logs/frames/demo/h40.log": (r"slurm_job_id=\d+ partition={cpu} cuda_visible_devices=$",),
             "logs/metrics/demo/h40.log": (r"slurm_job_id=\d+ partition={cpu} cuda_visible_devices=$",),
-            "logs/stylize/demo/h40.log": (
+            "logs/sequence/demo/h40.log": (
                 r"slurm_job_id=\d+ partition={gpu} cuda_visible_devices=\d+$",
                 r"^frame 1: resumed$",  # the retry resumed from the first attempt's frame
                 r"^frame 3: stylized$",
@@ -124,8 +123,8 @@ CASES = [
                 "results/prep/demo/h40/masks-dis/*",
                 "results/runs/demo/swirls/h40/tiny/*/frames/*.png",
             ),
-            gpu_rules=frozenset({"stylize"}),
-            cpu_rules=frozenset({"frames", "flow", "masks", "encode"}),
+            gpu_rules=frozenset({"sequence"}),
+            cpu_rules=frozenset({"frames", "flow", "consistency", "encode"}),
             timeout=600,
         ),
         marks=[

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from styleflow import colors
+from styleflow.color import transfer as colors
 from styleflow.errors import StyleflowError
-from styleflow.settings import StyleSettings
-from styleflow.stylize import WARMUP_ITERATIONS, Stylizer
-
+from styleflow.optim.stylizer import WARMUP_ITERATIONS, Stylizer
+from styleflow.options.settings import StyleSettings
 
 
 def make_content(h: int = 32, w: int = 48) -> np.ndarray:
@@ -220,8 +219,8 @@ def test_warm_starts_use_their_own_tolerance():
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch):
-    from styleflow import stylize as S
-    from styleflow.settings import settings_from
+    from styleflow.optim import stylizer as S
+    from styleflow.options.settings import settings_from
 
     cpu = torch.device("cpu")
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
@@ -243,7 +242,7 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
 def test_bfloat16_first_convolution_stays_float32():
     """Under autocast the first convolution runs in float32, so pixel changes far below
     bfloat16's resolution of the image still reach the features; the rest runs in bfloat16."""
-    from styleflow.backbone import VGGFeatures, WeightsInfo
+    from styleflow.enc.vgg import VGGFeatures, WeightsInfo
 
     torch.manual_seed(0)
     model = VGGFeatures("vgg16", ["relu1_1", "relu2_1"], WeightsInfo("vgg16", "random", None, "torchvision"))
@@ -273,7 +272,7 @@ def test_bfloat16_run_matches_float32():
 
 
 def test_mixed_precision_falls_back_when_inaccurate(monkeypatch):
-    from styleflow import stylize as S
+    from styleflow.optim import stylizer as S
 
     # the flat synthetic image: bfloat16's gradient has a cosine of ~0.98 to float32's
     st = Stylizer(settings(iterations=2, precision="bfloat16"), [make_style()], device="cpu")
@@ -290,7 +289,7 @@ def test_mixed_precision_falls_back_when_inaccurate(monkeypatch):
 
 
 def test_auto_precision_falls_back_quietly(monkeypatch, recwarn):
-    from styleflow import stylize as S
+    from styleflow.optim import stylizer as S
 
     monkeypatch.setattr(S, "native_bfloat16", lambda device: True)
     monkeypatch.setattr(S, "PRECISION_MIN_COSINE", 1.0)

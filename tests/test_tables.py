@@ -11,12 +11,18 @@ import pandas as pd
 import pytest
 
 from styleflow.errors import StyleflowError
-from styleflow.images import write_image
-from styleflow.layout import frame_name
-from styleflow.metrics import read_video
-from styleflow.plots import plot_group
-from styleflow.sidebyside import compose, encode_rgb, grid_for_runs, grid_shape
-from styleflow.tables import ABLATION_COLUMNS, ablation_frame, read_summaries, to_markdown, write_ablation
+from styleflow.eval.ablation import (
+    ABLATION_COLUMNS,
+    ablation_frame,
+    read_summaries,
+    to_markdown,
+    write_ablation,
+)
+from styleflow.eval.metrics import read_video
+from styleflow.eval.plots import plot_group
+from styleflow.io.images import write_image
+from styleflow.io.layout import frame_name
+from styleflow.viz.sidebyside import compose, encode_rgb, grid_for_runs, grid_shape
 
 REQUIRED = ["video", "style", "resolution", "iterations", "variant", "frames", "warp_error", "content_loss",
             "style_loss", "seconds_per_frame", "backbone", "flow_method"]
@@ -133,7 +139,7 @@ def test_side_by_side_video_and_player(tmp_path: Path) -> None:
 
 
 def test_side_by_side_refuses_clips_of_other_lengths(tmp_path: Path) -> None:
-    from styleflow.sidebyside import side_by_side
+    from styleflow.viz.sidebyside import side_by_side
 
     a = [np.zeros((8, 8, 3), np.float32)] * 3
     with pytest.raises(StyleflowError, match="has 2"):

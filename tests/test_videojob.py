@@ -8,9 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from styleflow.cli import main
-from styleflow.frames import encode_arrays, probe_video
-from styleflow.images import write_image
+from styleflow.cli.main import main
+from styleflow.io.encode import encode_arrays
+from styleflow.io.images import write_image
+from styleflow.io.video import probe_video
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from styleflow.errors import StyleflowError
-from styleflow.warp import warp
+from styleflow.motion.warp import warp
 
 
 def _ramp(h: int = 20, w: int = 30) -> np.ndarray:

@@ -21,13 +21,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from workflow_helpers import BIN, CONFIG, REPO, overlay, scheduled, snakemake
 from workflow_helpers import job_counts as _job_counts
 
-PREP_RULES = {"frames", "flow", "masks"}
+PREP_RULES = {"frames", "flow", "consistency"}
 #: The rules of this issue; later stages (metrics, tables, grids) add their own jobs to a run.
-STAGES = {"demo_clip", "demo_style", "frames", "flow", "masks", "flowviz", "stylize", "encode"}
+STAGES = {"demo_clip", "demo_style", "frames", "flow", "consistency", "flowviz", "sequence", "encode"}
 
 
 def job_counts(output: str, rules: set[str] | None = None) -> dict[str, int]:
@@ -87,15 +86,15 @@ def test_default_config_dry_run(tmp_path: Path) -> None:
     cfg = yaml.safe_load((CONFIG / "config.yaml").read_text())
     runs = len(cfg["variants"]) * len(cfg["styles"]) * len(cfg["videos"]) * len(cfg["resolutions"])
     assert counts == {
-        "demo_clip": 1, "demo_style": 1, "frames": 1, "flow": 1, "masks": 1, "flowviz": 1,
-        "stylize": runs, "encode": runs,
+        "demo_clip": 1, "demo_style": 1, "frames": 1, "flow": 1, "consistency": 1, "flowviz": 1,
+        "sequence": runs, "encode": runs,
     }  # fmt: skip
     assert "resources: tmpdir=/tmp, gpu=1" in out or "gpu=1" in out
 
 
 def test_tiny_config_dry_run(tmp_path: Path) -> None:
     counts = job_counts(dry_run(tmp_path, str(CONFIG / "tiny.yaml")).stdout)
-    assert counts["stylize"] == 2 and counts["frames"] == 1
+    assert counts["sequence"] == 2 and counts["frames"] == 1
 
 
 def test_report_config_dry_run(tmp_path: Path) -> None:
@@ -109,9 +108,9 @@ def test_report_config_dry_run(tmp_path: Path) -> None:
     )
     out = dry_run(tmp_path, str(CONFIG / "report.yaml"), mine).stdout
     counts = job_counts(out)
-    assert counts == {"frames": 1, "flow": 1, "masks": 1, "flowviz": 1, "stylize": 5, "encode": 5}
+    assert counts == {"frames": 1, "flow": 1, "consistency": 1, "flowviz": 1, "sequence": 5, "encode": 5}
     assert "results/prep/clip/h350/frames" in out
-    variants = {job["variant"] for job in scheduled(out, "stylize")}
+    variants = {job["variant"] for job in scheduled(out, "sequence")}
     assert variants == {"noInit", "noFlowInit_noTemporalLoss", "noFlowInit_temporalLoss", "flowInit_temporalLoss", "moreSteps"}
 
 
@@ -124,7 +123,7 @@ def test_report_config_without_the_video_says_what_to_do(tmp_path: Path) -> None
 def test_runs_filter_picks_a_subset(tmp_path: Path) -> None:
     only = overlay(tmp_path, "only", {"runs": [{"variant": ["noInit", "moreSteps"]}]})
     out = dry_run(tmp_path, str(CONFIG / "config.yaml"), only).stdout
-    assert {j["variant"] for j in scheduled(out, "stylize")} == {"noInit", "moreSteps"}
+    assert {j["variant"] for j in scheduled(out, "sequence")} == {"noInit", "moreSteps"}
     assert job_counts(out)["encode"] == 2
 
 
@@ -140,7 +139,7 @@ def test_long_term_variant_needs_its_flow_offsets(tmp_path: Path) -> None:
     proc = snakemake("-n", "--configfile", str(CONFIG / "config.yaml"), lt, workdir=tmp_path, check=False)
     assert proc.returncode != 0 and "config flow.offsets: variant longTerm needs flow" in proc.stdout
     ok = overlay(tmp_path, "ok", {"variants": {"longTerm": {}}, "flow": {"offsets": [1, 2, 4]}})
-    assert job_counts(dry_run(tmp_path, str(CONFIG / "config.yaml"), ok).stdout)["stylize"] == 6
+    assert job_counts(dry_run(tmp_path, str(CONFIG / "config.yaml"), ok).stdout)["sequence"] == 6
 
 
 def test_bad_name_is_rejected_before_anything_runs(tmp_path: Path) -> None:
@@ -192,9 +191,9 @@ def test_end_to_end_outputs(tiny: Path) -> None:
     for name in ("flow-dis.mp4", "warped-dis.mp4"):
         assert (prep / name).stat().st_size > 0
     assert len(list((prep / "frames").glob("frame_*.png"))) == 4
-    for rule in ("frames", "flow", "masks", "stylize", "encode", "flowviz", "demo"):
+    for rule in ("frames", "flow", "consistency", "sequence", "encode", "flowviz", "demo"):
         assert list((tiny / "logs" / rule).rglob("*.log")), rule
-    for rule in ("frames", "flow", "masks", "stylize", "encode", "flowviz"):
+    for rule in ("frames", "flow", "consistency", "sequence", "encode", "flowviz"):
         assert list((tiny / "benchmarks" / rule).rglob("*.tsv")), rule
     assert float((tiny / "seconds.txt").read_text()) < 300
 
@@ -205,35 +204,35 @@ def test_nothing_to_do_after_the_run(tiny: Path) -> None:
 
 def test_adding_a_variant_schedules_no_preparation(tiny: Path) -> None:
     out = tiny_dry_run(tiny, {"variants": {"flowInit_noTemporalLoss": {}}})
-    assert job_counts(out) == {"stylize": 1, "encode": 1}
-    assert [j["variant"] for j in scheduled(out, "stylize")] == ["flowInit_noTemporalLoss"]
+    assert job_counts(out) == {"sequence": 1, "encode": 1}
+    assert [j["variant"] for j in scheduled(out, "sequence")] == ["flowInit_noTemporalLoss"]
 
 
 def test_adding_a_style_schedules_no_flow(tiny: Path) -> None:
-    from styleflow.demo import make_style
+    from styleflow.data.demo import make_style
 
     make_style(tiny / "other.png", height=64, width=64, seed=7)
     out = tiny_dry_run(tiny, {"styles": {"other": {"images": ["other.png"]}}})
-    assert job_counts(out) == {"stylize": 2, "encode": 2}
-    assert {j["style"] for j in scheduled(out, "stylize")} == {"other"}
+    assert job_counts(out) == {"sequence": 2, "encode": 2}
+    assert {j["style"] for j in scheduled(out, "sequence")} == {"other"}
 
 
 def test_changing_a_variant_reruns_only_that_variant(tiny: Path) -> None:
     out = tiny_dry_run(tiny, {"variants": {"flowInit_temporalLoss": {"temporal_weight": 50.0}}})
-    assert job_counts(out) == {"stylize": 1, "encode": 1}
-    assert [j["variant"] for j in scheduled(out, "stylize")] == ["flowInit_temporalLoss"]
+    assert job_counts(out) == {"sequence": 1, "encode": 1}
+    assert [j["variant"] for j in scheduled(out, "sequence")] == ["flowInit_temporalLoss"]
     assert "params have changed" in out.lower() or "Params have changed" in out
 
 
 def test_changing_the_budget_reruns_stylisation_only(tiny: Path) -> None:
     out = tiny_dry_run(tiny, {"budgets": {"tiny": {"first": 6, "later": 4}}})
-    assert job_counts(out) == {"stylize": 2, "encode": 2}
+    assert job_counts(out) == {"sequence": 2, "encode": 2}
 
 
 def test_adding_a_resolution_prepares_only_that_resolution(tiny: Path) -> None:
     out = tiny_dry_run(tiny, {"resolutions": [40, 32]})
     counts = job_counts(out)
-    assert counts["frames"] == 1 and counts["flow"] == 1 and counts["masks"] == 1 and counts["stylize"] == 2
+    assert counts["frames"] == 1 and counts["flow"] == 1 and counts["consistency"] == 1 and counts["sequence"] == 2
     assert {j["res"] for j in scheduled(out, "frames")} == {"32"}
     assert "demo_clip" not in counts
 
@@ -249,7 +248,7 @@ def test_rerun_after_lost_outputs_keeps_finished_frames(tiny: Path) -> None:
     after = {k: (frames / f"frame_{k:06d}.png").stat().st_mtime_ns for k in (1, 2, 3)}
     assert after == before
     assert (frames / "frame_000004.png").exists() and (run / "run.json").exists()
-    log = (tiny / "logs/stylize/demo/swirls/h40/tiny/flowInit_temporalLoss.log").read_text()
+    log = (tiny / "logs/sequence/demo/swirls/h40/tiny/flowInit_temporalLoss.log").read_text()
     assert "starting afresh" not in log
     assert "Nothing to be done" in tiny_dry_run(tiny)
 
@@ -262,9 +261,9 @@ def test_changed_settings_restart_the_run(tiny: Path) -> None:
     change = overlay(tiny, "budget", {"variants": {"noInit": {"first_iterations": 5}}})
     target = str(run.relative_to(tiny) / "run.json")
     out = snakemake("--cores", "2", target, "--configfile", str(CONFIG / "tiny.yaml"), change, workdir=tiny, timeout=300).stdout
-    assert job_counts(out) == {"stylize": 1}
+    assert job_counts(out) == {"sequence": 1}
     assert frame1.stat().st_mtime_ns != before
-    assert "starting afresh" in (tiny / "logs/stylize/demo/swirls/h40/tiny/noInit.log").read_text()
+    assert "starting afresh" in (tiny / "logs/sequence/demo/swirls/h40/tiny/noInit.log").read_text()
     assert json.loads((run / "run.json").read_text())["first_iterations"] == 5
 
 
@@ -297,7 +296,7 @@ def test_interrupted_stylisation_resumes(tmp_path: Path) -> None:
     assert 2 <= len(done) < 6 and not (run / "run.json").exists()
     snakemake("--unlock", "--configfile", cfg, workdir=tmp_path)  # the killed run left its lock
     out = snakemake("--cores", "2", target, "--configfile", cfg, workdir=tmp_path, timeout=300).stdout
-    assert job_counts(out) == {"stylize": 1}
+    assert job_counts(out) == {"sequence": 1}
     assert {n: (frames / n).stat().st_mtime_ns for n in done} == done  # finished frames kept as they were
     assert len(list(frames.glob("frame_*.png"))) == 6
-    assert "starting afresh" not in (tmp_path / "logs/stylize/demo/swirls/h40/slow/noInit.log").read_text()
+    assert "starting afresh" not in (tmp_path / "logs/sequence/demo/swirls/h40/slow/noInit.log").read_text()

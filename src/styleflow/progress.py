@@ -43,3 +43,12 @@ class IterationBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def frame_bar(total: int | None, desc: str, enabled: bool = True, unit: str = "frame") -> tqdm:
+    """A bar over frames (or pairs, ``unit``) of a long stage, with rate and ETA.
+
+    Drawn only when ``enabled`` and stderr is a terminal (``disable=None``), so logs get no bar debris.
+    """
+    return tqdm(total=total, desc=desc, unit=unit, disable=True if not enabled else None, leave=False,
+                dynamic_ncols=True)

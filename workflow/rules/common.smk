@@ -19,7 +19,7 @@ import os
 from snakemake.exceptions import WorkflowError
 
 from styleflow.errors import StyleflowError
-from styleflow.variants import VARIANTS, resolve_variant
+from styleflow.video.variants import VARIANTS, resolve_variant
 
 NAME = r"[A-Za-z0-9_-]+"
 
@@ -96,7 +96,7 @@ def variant_builtin(wildcards):
 
 
 def needed_offsets(name):
-    """Flow offsets the variant reads (checked by styleflow.variants on its own terms)."""
+    """Flow offsets the variant reads (checked by styleflow.video.variants on its own terms)."""
     try:
         _, video, _ = resolve_variant(variant_spec(name))
     except StyleflowError as exc:

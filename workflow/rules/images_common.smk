@@ -1,7 +1,7 @@
 """Helpers of the still-image stages (workflow/rules/images.smk): the `images:` section, the
 runs it defines, what each contact sheet shows, targets and config checks."""
 
-from styleflow.samples import SAMPLES
+from styleflow.data.samples import SAMPLES
 
 IMG_RUN = "results/images/runs/{photo}/{style}/h{res}/i{iters}/{preset}"
 IMG_SHEET = "results/images/sheets/h{res}/i{iters}/{preset}"

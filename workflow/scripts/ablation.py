@@ -4,7 +4,7 @@ import sys
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
-from styleflow.tables import read_summaries, write_ablation
+from styleflow.eval.ablation import read_summaries, write_ablation
 
 table = write_ablation(
     read_summaries(snakemake.input.summaries),

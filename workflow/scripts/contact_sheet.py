@@ -4,7 +4,7 @@ import sys
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
-from styleflow.contactsheet import contact_sheet_files
+from styleflow.viz.contact_sheet import contact_sheet_files
 
 layout, w = snakemake.params.layout, snakemake.wildcards
 grid = contact_sheet_files(

@@ -4,7 +4,7 @@ import sys
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
-from styleflow.demo import make_clip
+from styleflow.data.demo import make_clip
 
 p = snakemake.params
 summary = make_clip(

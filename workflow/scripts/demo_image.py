@@ -4,6 +4,6 @@ import sys
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
-from styleflow.samples import write_sample
+from styleflow.data.samples import write_sample
 
 write_sample(snakemake.wildcards.sample, snakemake.output.image)

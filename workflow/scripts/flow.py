@@ -5,7 +5,8 @@ import sys
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
 import cv2
-from styleflow.prepare import compute_flows
+
+from styleflow.motion.flow import compute_flows
 
 cv2.setNumThreads(snakemake.threads)
 compute_flows(

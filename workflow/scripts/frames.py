@@ -4,7 +4,7 @@ import sys
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
-from styleflow.frames import extract_frames
+from styleflow.io.frames import extract_frames
 
 clip = snakemake.params.clip
 meta = extract_frames(

@@ -5,8 +5,9 @@ import sys
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
 import torch
-from styleflow.layerfig import layer_figure_file
-from styleflow.settings import settings_from
+
+from styleflow.options.settings import settings_from
+from styleflow.viz.layer_figure import layer_figure_file
 
 inp, out, p = snakemake.input, snakemake.output, snakemake.params
 

@@ -5,7 +5,8 @@ import sys
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
 import torch
-from styleflow.metrics import score_run
+
+from styleflow.eval.metrics import score_run
 
 torch.set_num_threads(snakemake.threads)
 row = score_run(

@@ -6,7 +6,7 @@ sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
 from pathlib import Path
 
-from styleflow.plots import plot_group, read_runs
+from styleflow.eval.plots import plot_group, read_runs
 
 runs = read_runs(snakemake.input.summaries, snakemake.input.frames)
 for path in plot_group(runs, Path(snakemake.output.warp_error).parent):

@@ -4,7 +4,7 @@ import sys
 
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
-from styleflow.sidebyside import grid_for_runs
+from styleflow.viz.sidebyside import grid_for_runs
 
 w = snakemake.wildcards
 print(grid_for_runs(

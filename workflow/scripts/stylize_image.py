@@ -6,9 +6,10 @@ import sys
 sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
 import torch
-from styleflow.atomic import write_json
-from styleflow.image import stylize_file
-from styleflow.settings import settings_from
+
+from styleflow.io.atomic import write_json
+from styleflow.optim.stylize_image import stylize_file
+from styleflow.options.settings import settings_from
 
 inp, out, p, w = snakemake.input, snakemake.output, snakemake.params, snakemake.wildcards
 torch.set_num_threads(snakemake.threads)

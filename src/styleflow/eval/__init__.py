@@ -1,0 +1,1 @@
+"""Evaluation: warping error and loss metrics of stylised clips, the ablation table and the plots."""

