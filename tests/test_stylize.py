@@ -155,7 +155,7 @@ def test_coarse_to_fine_levels_and_cached_style_targets():
     assert [(r["height"], r["width"], r["iterations"]) for r in result.levels] == [(32, 48, 1), (64, 96, 2)]
     assert result.iterations == 3 and result.image.shape == (64, 96, 3)
     targets = st.style_targets((64, 96))
-    assert st.style_targets((64, 96)) is targets and set(st._grams) == {(32, 48), (64, 96)}
+    assert st.style_targets((64, 96)) is targets and st.meter.targets.sizes == {(32, 48), (64, 96)}
 
 
 def test_preserve_colors_keeps_content_chrominance():
@@ -219,7 +219,7 @@ def test_warm_starts_use_their_own_tolerance():
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch):
-    from styleflow.optim import stylizer as S
+    from styleflow.optim import precision as S
     from styleflow.options.settings import settings_from
 
     cpu = torch.device("cpu")
@@ -272,7 +272,7 @@ def test_bfloat16_run_matches_float32():
 
 
 def test_mixed_precision_falls_back_when_inaccurate(monkeypatch):
-    from styleflow.optim import stylizer as S
+    from styleflow.optim import precision as S
 
     # the flat synthetic image: bfloat16's gradient has a cosine of ~0.98 to float32's
     st = Stylizer(settings(iterations=2, precision="bfloat16"), [make_style()], device="cpu")
@@ -289,7 +289,7 @@ def test_mixed_precision_falls_back_when_inaccurate(monkeypatch):
 
 
 def test_auto_precision_falls_back_quietly(monkeypatch, recwarn):
-    from styleflow.optim import stylizer as S
+    from styleflow.optim import precision as S
 
     monkeypatch.setattr(S, "native_bfloat16", lambda device: True)
     monkeypatch.setattr(S, "PRECISION_MIN_COSINE", 1.0)

@@ -1,7 +1,8 @@
 """Loss functions of Gatys et al. (content, Gram style, total variation) and Ruder et al. (temporal).
 
 All functions are pure: tensors in, scalar tensor out. Feature maps are ``(B, C, H, W)``;
-images are ``(B, 3, H, W)`` RGB in [0, 1].
+images are ``(B, 3, H, W)`` RGB in [0, 1]. The Gram matrix is :func:`styleflow.loss.gram.gram`
+(re-exported here).
 """
 
 from __future__ import annotations
@@ -11,12 +12,9 @@ from typing import Mapping
 import torch
 import torch.nn.functional as F
 
+from styleflow.loss.gram import gram
 
-def gram(features: torch.Tensor) -> torch.Tensor:
-    """Gram matrix ``G = F Fᵀ / (C·H·W)`` of ``(B, C, H, W)`` features → ``(B, C, C)``."""
-    b, c, h, w = features.shape
-    flat = features.reshape(b, c, h * w)
-    return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)
+__all__ = ["content_loss", "gram", "style_loss", "temporal_loss", "total_variation"]
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
