@@ -24,8 +24,8 @@ from styleflow.viz.layer_figure import (
     KINDS,
     LAYERS,
     STYLE_WEIGHT,
-    LossMeter,
     layer_figure,
+    layer_meter,
     single_layer_settings,
 )
 
@@ -70,9 +70,9 @@ def test_the_objective_is_exactly_the_given_loss(inputs) -> None:
     """The optimiser's total at the noise equals weight x that one layer's loss, measured independently."""
     content, style = inputs
     content = resize_to_height(content, SIZE)
-    meter = LossMeter(content, style, LAYERS, device="cpu")
+    meter = layer_meter(style, LAYERS, device="cpu")
     noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(0)).numpy()
-    measured = meter(noise)
+    measured = meter.layer_losses(noise, content)
     assert all(v > 0 for v in measured.values())
     for kind in KINDS:
         weight = STYLE_WEIGHT if kind == "style" else CONTENT_WEIGHT

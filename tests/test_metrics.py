@@ -21,6 +21,7 @@ from styleflow.eval.metrics import (
     METRIC_LOSSES,
     LossMeter,
     clip_flows,
+    metric_meter,
     nanmean,
     read_clip,
     score_clip,
@@ -151,7 +152,7 @@ def test_a_pair_without_reliable_pixels_is_left_out() -> None:
 @pytest.fixture(scope="module")
 def meter() -> LossMeter:
     style = texture(7, 48, 64, sigma=1.0, lo=0.0, hi=1.0)
-    return LossMeter([style])
+    return metric_meter([style])
 
 
 def test_losses_use_the_fixed_offline_vgg16(meter: LossMeter) -> None:

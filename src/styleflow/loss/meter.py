@@ -105,6 +105,11 @@ class LossMeter:
         """Which backbone and weights file measure the losses."""
         return self.model.info.as_dict()
 
+    @property
+    def info(self) -> dict[str, Any]:
+        """:attr:`backbone_info` plus the layers and their weights."""
+        return {**self.backbone_info, "content_layers": dict(self.content_layers), "style_layers": dict(self.style_layers)}
+
     # ------------------------------------------------------------------ tensors
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Backbone activations of ``x`` (1, 3, H, W): float32, channels-last, *unscaled* (the

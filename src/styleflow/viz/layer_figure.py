@@ -11,7 +11,8 @@ optimised from the same seeded noise:
 
 Each optimisation is an ordinary :class:`~styleflow.optim.stylizer.Stylizer` run whose settings name a
 single layer and give the other kind of loss zero weight. Before and after each run the figure
-measures all ten losses (five content, five style, unweighted), so the record shows that the loss
+measures all ten losses (five content, five style, unweighted) with the project's one
+:class:`~styleflow.loss.meter.LossMeter` (:func:`layer_meter`), so the record shows that the loss
 each panel was given is the one that fell.
 
 Images follow :mod:`styleflow.io.images`: ``(H, W, 3)`` float32 RGB in ``[0, 1]``.
@@ -27,21 +28,19 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from styleflow.enc.weights import load_backbone
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json
 from styleflow.io.images import (
     check_size,
     read_image,
-    resize,
     resize_to_height,
-    size_for_height,
     write_image,
 )
-from styleflow.loss.functional import content_loss, gram
-from styleflow.optim.stylizer import MIN_LEVEL_SIDE, Stylizer, resolve_device, to_tensor
+from styleflow.loss.meter import LossMeter
+from styleflow.optim.precision import resolve_device
+from styleflow.optim.pyramid import MIN_LEVEL_SIDE
+from styleflow.optim.stylizer import Stylizer
 from styleflow.options.settings import GATYS_STYLE_LAYERS, StyleSettings
 from styleflow.viz.contact_sheet import (
     Grid,
@@ -128,47 +127,18 @@ def single_layer_settings(
     )
 
 
-class LossMeter:
-    """Measures the content and style loss of an image at each of ``layers``, unweighted, as
-    :mod:`styleflow.loss.functional` defines them — independently of the optimiser's own bookkeeping.
-
-    One backbone up to the deepest layer; the targets are the photograph's features and the
-    painting's Gram matrices, the painting resized to the content's height (as the Stylizer does).
-    """
-
-    def __init__(
-        self,
-        content: np.ndarray,
-        style: np.ndarray,
-        layers: Sequence[str],
-        settings: StyleSettings | None = None,
-        device: str | torch.device = "auto",
-    ):
-        s = settings or StyleSettings()
-        self.layers = list(layers)
-        self.device = resolve_device(device)
-        self.model = load_backbone(self.layers, weights=s.weights, arch=s.backbone, pooling=s.pooling,
-                                   device=self.device)  # fmt: skip
-        height = max(MIN_LEVEL_SIDE, round(content.shape[0] * s.style_scale))
-        with torch.no_grad():
-            self.content = self.model(to_tensor(content, self.device))
-            style_feats = self.model(to_tensor(resize(style, size_for_height(style.shape, height)), self.device))
-            self.grams = {n: gram(style_feats[n]) for n in self.layers}
-
-    @property
-    def backbone_info(self) -> dict[str, str | None]:
-        return self.model.info.as_dict()
-
-    @torch.no_grad()
-    def __call__(self, image: np.ndarray) -> dict[str, float]:
-        """``{"style relu1_1": …, …, "content relu1_1": …, …}`` for ``image`` (H, W, 3) in [0, 1]."""
-        feats = self.model(to_tensor(image, self.device))
-        out = {}
-        for layer in self.layers:
-            out[f"style {layer}"] = float(F.mse_loss(gram(feats[layer]), self.grams[layer]))
-        for layer in self.layers:
-            out[f"content {layer}"] = float(content_loss(feats[layer], self.content[layer]))
-        return out
+def layer_meter(
+    style: np.ndarray, layers: Sequence[str], settings: StyleSettings | None = None, device: str | torch.device = "auto"
+) -> LossMeter:
+    """The :class:`~styleflow.loss.meter.LossMeter` of the figure: content and style loss at each of
+    ``layers`` (weight 1 each, reported per layer by :meth:`~styleflow.loss.meter.LossMeter.layer_losses`),
+    the painting resized to ``style_scale`` × the content's height as the Stylizer does; backbone
+    and weights from ``settings``. Unknown layer names are an error here."""
+    s = settings or StyleSettings()
+    every = {n: 1.0 for n in layers}
+    return LossMeter.load(every, every, [style], weights=s.weights, backbone=s.backbone, pooling=s.pooling,
+                          device=resolve_device(device),
+                          style_height=lambda size: max(MIN_LEVEL_SIDE, round(size[0] * s.style_scale)))  # fmt: skip
 
 
 def layer_figure(
@@ -211,9 +181,9 @@ def layer_figure(
         raise StyleflowError(f"layer figure: iterations {iterations!r}; expected a whole number >= 1")
     base = base or StyleSettings()
     content = resize_to_height(content, size)
-    meter = LossMeter(content, style, layers, base, device)  # also checks the layer names
+    meter = layer_meter(style, layers, base, device)  # also checks the layer names
     noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(seed)).numpy().astype(np.float32)
-    before = meter(noise)
+    before = meter.layer_losses(noise, content)
 
     panels: dict[tuple[str, str], Panel] = {}
     for kind in KINDS:
@@ -225,7 +195,7 @@ def layer_figure(
             t0 = time.perf_counter()
             result = stylizer.stylize(content, init=noise, callback=cb)
             panels[(kind, layer)] = Panel(kind, layer, result.image, result.iterations,
-                                          time.perf_counter() - t0, dict(before), meter(result.image))  # fmt: skip
+                                          time.perf_counter() - t0, dict(before), meter.layer_losses(result.image, content))  # fmt: skip
 
     factor = scale or display_scale(size)
     photo_name, style_name = names
