@@ -252,3 +252,20 @@ def test_start_or_resume_keeps_frames_only_for_the_same_signature(tmp_path):
     (out / "frame_000001.png").write_bytes(b"x")
     assert start_or_resume(out, {"variant": "b", "inputs": [1, 2]}) == "reset"  # unknown origin: afresh
     assert not (out / "frame_000001.png").exists()
+
+
+def test_a_clip_without_its_scene_cut_file_is_refused(tmp_path, style_file):
+    """Missing cuts.json means the masks stage did not finish: an error, not "no cuts"."""
+    clip = make_clip(tmp_path / "clip", n=3, cut_at=3)
+    clip.cuts.unlink()
+    with pytest.raises(StyleflowError, match="cuts.json: no scene-cut file; compute the masks first"):
+        stylize_clip(clip, [style_file], tmp_path / "out", variant="noInit", first_iterations=0, iterations=0,
+                     options={**TINY, "weights": "random"}, device="cpu", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_scene_cuts_beyond_the_frames_run_are_left_out(tmp_path):
+    from styleflow.motion.cuts import read_cuts
+
+    clip = make_clip(tmp_path / "clip", n=4, cut_at=3)
+    assert read_cuts(clip.masks) == [3] and read_cuts(clip.masks, 2) == [] and read_cuts(clip.masks, 3) == [3]

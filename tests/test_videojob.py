@@ -81,3 +81,37 @@ def test_video_missing_input(tmp_path, clip_and_style, capsys):
     assert run_video(tmp_path / "nope.mp4", style, out) == 2
     assert "nope.mp4" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_prepare_clip_reuses_each_stage_while_its_record_matches(tmp_path, clip_and_style, monkeypatch):
+    import os
+
+    from styleflow.video.job import prepare_clip
+
+    video, _ = clip_and_style
+    monkeypatch.chdir(video.parent)  # a relative video path must be recognised too
+    prep = tmp_path / "prep"
+    clip = prepare_clip(video.name, prep, 32, max_frames=3, progress=False)
+
+    def stamps() -> list[int]:
+        return [p.stat().st_mtime_ns for p in (clip.frame(1), clip.forward(1, 2), clip.mask(2, 1))]
+
+    first = stamps()
+    prepare_clip(video.name, prep, 32, max_frames=3, progress=False)
+    assert stamps() == first  # nothing rebuilt
+
+    # masks made from another flow: only the masks are rebuilt
+    record = json.loads(clip.cuts.read_text())
+    assert record["flow_record"]["method"] == "dis"
+    record["flow_record"]["settings"] = {}
+    clip.cuts.write_text(json.dumps(record))
+    prepare_clip(video.name, prep, 32, max_frames=3, progress=False)
+    now = stamps()
+    assert now[:2] == first[:2] and now[2] != first[2]
+
+    # a rebuilt frame (new time): the flow and the masks after it are rebuilt, the frames kept
+    st = clip.frame(2).stat()
+    os.utime(clip.frame(2), ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    prepare_clip(video.name, prep, 32, max_frames=3, progress=False)
+    later = stamps()
+    assert later[0] == first[0] and later[1] != now[1] and later[2] != now[2]

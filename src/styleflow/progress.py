@@ -1,4 +1,8 @@
-"""Progress bars for long work (tqdm on stderr; silent when disabled)."""
+"""Progress bars for long work (tqdm on stderr; silent when disabled): the only place bars are built.
+
+:class:`IterationBar` follows an optimisation (a Stylizer callback); :func:`frame_bar` counts the
+frames or frame pairs of a stage (extraction, flow, masks, sequential stylisation, encoding).
+"""
 
 from __future__ import annotations
 
@@ -45,10 +49,11 @@ class IterationBar:
             self.bar = None
 
 
-def frame_bar(total: int | None, desc: str, enabled: bool = True, unit: str = "frame") -> tqdm:
-    """A bar over frames (or pairs, ``unit``) of a long stage, with rate and ETA.
+def frame_bar(total: int | None, desc: str, enabled: bool = True, unit: str = "frame", leave: bool = False) -> tqdm:
+    """A bar over frames (or pairs, ``unit``) of a long stage, with rate and ETA; ``leave`` keeps it
+    on screen when closed.
 
     Drawn only when ``enabled`` and stderr is a terminal (``disable=None``), so logs get no bar debris.
     """
-    return tqdm(total=total, desc=desc, unit=unit, disable=True if not enabled else None, leave=False,
+    return tqdm(total=total, desc=desc, unit=unit, disable=True if not enabled else None, leave=leave,
                 dynamic_ncols=True)

@@ -20,7 +20,7 @@ import os
 import shutil
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -231,32 +231,53 @@ def read_meta(frames_dir: str | os.PathLike[str]) -> dict:
     return meta
 
 
-# --- encoding --------------------------------------------------------------------------------
+# --- reading frames back --------------------------------------------------------------------
 
 
 class FrameCache:
-    """Reads frames on demand, keeping the last few; checks that all have one size."""
+    """Frames read on demand, the ``keep`` most recently used held in memory; all must have one size.
 
-    def __init__(self, paths: list[Path], keep: int) -> None:
+    The one frame cache of the project: the flow and mask stages read content frames through it,
+    and the sequential stylisation its content frames and its stylised frames (which it also
+    :meth:`put` s as it writes them). Frames are ``(H, W, 3)`` float32 RGB in [0, 1].
+
+    Args:
+        paths: the frame files in order (frame ``k`` is ``paths[k - 1]``), or frame number → file.
+        keep: how many frames to hold (at least 2).
+    """
+
+    def __init__(self, paths: Sequence[Path] | Callable[[int], Path], keep: int) -> None:
         self.paths = paths
         self.keep = max(2, keep)
         self.cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self.shape: tuple[int, ...] | None = None
+        self._first: Path | None = None  # the file that set ``shape``
+
+    def path(self, k: int) -> Path:
+        """The file of 1-based frame ``k``."""
+        return self.paths(k) if callable(self.paths) else self.paths[k - 1]
 
     def __call__(self, k: int) -> np.ndarray:
+        """Frame ``k`` (1-based), from memory when held."""
         if k in self.cache:
             self.cache.move_to_end(k)
             return self.cache[k]
-        img = read_image(self.paths[k - 1])
+        img = read_image(self.path(k))
+        self.put(k, img, self.path(k))
+        return img
+
+    def put(self, k: int, image: np.ndarray, source: Path | None = None) -> None:
+        """Hold ``image`` as frame ``k`` (e.g. a frame just written, as it reads back)."""
+        where = source or self.path(k)
         if self.shape is None:
-            self.shape = img.shape
-        elif img.shape != self.shape:
+            self.shape, self._first = image.shape, where
+        elif image.shape != self.shape:
             raise StyleflowError(
-                f"{self.paths[k - 1]}: frame is {img.shape[1]}x{img.shape[0]} but "
-                f"{self.paths[0].name} is {self.shape[1]}x{self.shape[0]}; all frames must have one size "
-                "(re-extract them with `styleflow frames`)"
+                f"{where}: frame is {image.shape[1]}x{image.shape[0]} but "
+                f"{self._first.name if self._first else 'the first frame'} is {self.shape[1]}x{self.shape[0]}; "
+                "all frames must have one size (re-extract them with `styleflow frames`)"
             )
-        self.cache[k] = img
+        self.cache[k] = image
+        self.cache.move_to_end(k)
         while len(self.cache) > self.keep:
             self.cache.popitem(last=False)
-        return img

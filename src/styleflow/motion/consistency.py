@@ -30,14 +30,19 @@ from styleflow.io.atomic import atomic_path
 from styleflow.io.flo import read_flo
 from styleflow.io.frames import FrameCache
 from styleflow.io.layout import ClipPaths, list_frames
+from styleflow.io.records import read_record, record_matches
 from styleflow.motion.cuts import (
     CUTS_NAME,
     DEFAULT_THRESHOLD,
+    PHOTOMETRIC_TOLERANCE,
     consistent_fraction,
+    detect_cuts,
     spans_cut,
     write_cuts,
 )
+from styleflow.motion.flow import SETTINGS_NAME as FLOW_RECORD
 from styleflow.motion.flow import check_offsets, frame_count_from_flows, frame_pairs
+from styleflow.progress import frame_bar
 
 #: Reference constants (consistencyChecker.cpp; Sundaram et al. 2010 for the inequalities).
 OCCLUSION_REL = 0.01
@@ -246,10 +251,7 @@ def compute_masks(
         raise StyleflowError(f"{flow_dir}: no forward_*.flo files; compute the flows first")
     clip = ClipPaths(Path(frames_dir or flow_dir), flow_dir, masks_dir)
     masks_dir.mkdir(parents=True, exist_ok=True)
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(frame_pairs(n, offsets)), desc="masks", unit="pair", disable=True if not progress else None,
-               leave=False, dynamic_ncols=True)
+    bar = frame_bar(len(frame_pairs(n, offsets)), "masks", progress, unit="pair")
     # Consecutive pairs first: they decide the cuts.
     frames = FrameCache(list_frames(frames_dir), keep=2) if frames_dir is not None else None
     fractions: dict[int, float] = {}
@@ -269,7 +271,7 @@ def compute_masks(
         _store(clip, k + 1, k, m, None)
         _store(clip, k, k + 1, consistency_mask(fwd, bwd), None)
         bar.update(1)
-    cuts = write_cuts(masks_dir / CUTS_NAME, fractions, n, cut_threshold, offsets, photometric=frames is not None)
+    cuts = detect_cuts(fractions, cut_threshold)
     for k in range(1, n + 1):  # zero the consecutive masks at cuts
         if k + 1 in cuts:
             _store(clip, k + 1, k, None, cuts)
@@ -284,6 +286,24 @@ def compute_masks(
             _store(clip, k, j, consistency_mask(fwd, bwd), None)
         bar.update(1)
     bar.close()
+    # Last: cuts.json is the stage's record (what the masks were made from; see masks_are_current).
+    write_cuts(masks_dir / CUTS_NAME, fractions, n, cut_threshold, offsets, photometric=frames is not None,
+               flow_record=read_record(flow_dir / FLOW_RECORD))
+
+
+def masks_are_current(clip: ClipPaths, offsets: Sequence[int] = (1,), cut_threshold: float = DEFAULT_THRESHOLD) -> bool:
+    """Whether ``clip.masks`` holds complete masks made by :func:`compute_masks` from the clip's
+    current flow (its ``flow_settings.json``) with these offsets and threshold, photometric cuts
+    (``frames_dir`` given). The test is :func:`styleflow.io.records.record_matches` on ``cuts.json``,
+    which is written last."""
+    try:
+        n = len(list_frames(clip.frames))
+    except StyleflowError:
+        return False
+    flow = read_record(clip.flow / FLOW_RECORD)
+    wanted = {"threshold": cut_threshold, "offsets": list(check_offsets(offsets)), "frame_count": n,
+              "photometric_tolerance": PHOTOMETRIC_TOLERANCE, "flow_record": flow}
+    return flow is not None and record_matches(clip.cuts, wanted, keys=wanted)
 
 
 def _store(clip: ClipPaths, j: int, i: int, mask: np.ndarray | None, cuts: list[int] | None) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,10 +80,11 @@ def detect_cuts(fractions: dict[int, float], threshold: float = DEFAULT_THRESHOL
 
 def write_cuts(path: str | os.PathLike[str], fractions: dict[int, float], frame_count: int,
                threshold: float = DEFAULT_THRESHOLD, offsets: tuple[int, ...] = (1,),
-               photometric: bool = True) -> list[int]:
+               photometric: bool = True, flow_record: Any = None) -> list[int]:
     """Detect cuts and write ``cuts.json`` atomically; return the cut frames.
 
-    ``fractions`` maps frame j >= 2 to the consistent fraction of the pair (j, j-1).
+    ``fractions`` maps frame j >= 2 to the consistent fraction of the pair (j, j-1);
+    ``flow_record`` is the record of the flow the masks were made from (``flow_settings.json``).
     """
     cuts = detect_cuts(fractions, threshold)
     write_json(path, {
@@ -94,19 +96,28 @@ def write_cuts(path: str | os.PathLike[str], fractions: dict[int, float], frame_
         "frame_count": frame_count,
         "offsets": list(offsets),
         "consistent_fraction": {str(j): round(f, 6) for j, f in sorted(fractions.items())},
+        "flow_record": flow_record,
     })
     return cuts
 
 
-def read_cuts(masks_dir: str | os.PathLike[str]) -> list[int]:
+def read_cuts(masks_dir: str | os.PathLike[str], frame_count: int | None = None) -> list[int]:
     """The 1-based frames that start a new shot (frame 1 excluded), from ``masks_dir/cuts.json``.
+
+    The one reader of the file. A missing file is an error, not "no cuts": the masks stage
+    writes it last, so without it the masks are incomplete, and a run that ignored a cut would
+    warp the previous shot into the next one.
+
+    Args:
+        frame_count: keep only cuts up to this frame (a run over the first N frames).
 
     Raises:
         StyleflowError: the file is missing or malformed.
     """
     path = Path(masks_dir) / CUTS_NAME
     if not path.is_file():
-        raise StyleflowError(f"{path}: no scene-cut file; compute the masks first (styleflow masks stage)")
+        raise StyleflowError(f"{path}: no scene-cut file; compute the masks first "
+                             "(styleflow.motion.consistency.compute_masks, the workflow's consistency rule)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         cuts = data["cuts"]
@@ -114,7 +125,7 @@ def read_cuts(masks_dir: str | os.PathLike[str]) -> list[int]:
             raise ValueError("'cuts' must be a list of frame numbers >= 2")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StyleflowError(f"{path}: malformed scene-cut file ({exc}); recompute the masks") from None
-    return sorted(cuts)
+    return sorted(c for c in cuts if frame_count is None or c <= frame_count)
 
 
 def spans_cut(i: int, j: int, cuts: list[int]) -> bool:

@@ -24,7 +24,9 @@ from styleflow.io.atomic import write_json
 from styleflow.io.flo import is_valid_flo, write_flo
 from styleflow.io.frames import FrameCache
 from styleflow.io.layout import ClipPaths, list_frames
+from styleflow.io.records import file_stamps, record_matches
 from styleflow.motion.estimate import FLOW_METHODS, compute_flow, method_settings
+from styleflow.progress import frame_bar
 
 SETTINGS_NAME = "flow_settings.json"
 
@@ -53,10 +55,11 @@ def compute_flows(
 ) -> None:
     """Forward and backward flow for every frame pair ``(k, k+d)``, ``d`` in ``offsets``.
 
-    Writes ``forward(k, k+d)`` and ``backward(k+d, k)`` (.flo, atomically) and
-    ``flow_dir/flow_settings.json`` (method and full settings). Resumes: a pair whose two files
-    exist, are complete and have the frames' size is skipped — unless the recorded settings
-    differ from this call's, in which case everything is recomputed.
+    Writes ``forward(k, k+d)`` and ``backward(k+d, k)`` (.flo, atomically) and, last,
+    ``flow_dir/flow_settings.json``: the record of the stage (method, full settings, parameters and
+    the frames' names, sizes and times; :mod:`styleflow.io.records`). Resumes: a pair whose two
+    files exist, are complete and have the frames' size is skipped — unless the recorded settings
+    or frames differ from this call's, in which case everything is recomputed.
 
     Raises:
         StyleflowError: fewer than 2 frames, frames of different sizes, unknown method or
@@ -65,39 +68,35 @@ def compute_flows(
     if method not in FLOW_METHODS:
         raise StyleflowError(f"flow method {method!r}: unknown; choose one of {', '.join(FLOW_METHODS)}")
     params = dict(params or {})
-    settings = {"method": method, "settings": method_settings(method, params), "params": params}
     offsets = check_offsets(offsets)
     paths = list_frames(frames_dir)
     if len(paths) < 2:
         raise StyleflowError(f"{frames_dir}: only one frame; flow needs at least 2")
+    record = flow_record(paths, method, params)
     clip = ClipPaths(Path(frames_dir), Path(flow_dir), Path(flow_dir))
     Path(flow_dir).mkdir(parents=True, exist_ok=True)
     settings_path = Path(flow_dir) / SETTINGS_NAME
-    resume = _same_settings(settings_path, settings)
+    resume = record_matches(settings_path, record)
     frames = FrameCache(paths, keep=max(offsets) + 1)
     shape = frames(1).shape[:2]
     pairs = frame_pairs(len(paths), offsets)
-    from tqdm import tqdm
-
-    bar = tqdm(pairs, desc="flow", unit="pair", disable=True if not progress else None,  # None: only on a TTY
-               leave=False, dynamic_ncols=True)
-    for k, j in bar:
+    bar = frame_bar(len(pairs), "flow", progress, unit="pair")
+    for k, j in pairs:
         fwd, bwd = clip.forward(k, j), clip.backward(j, k)
-        if resume and is_valid_flo(fwd, shape) and is_valid_flo(bwd, shape):
-            continue
-        a, b = frames(k), frames(j)
-        write_flo(fwd, compute_flow(a, b, method, **params))
-        write_flo(bwd, compute_flow(b, a, method, **params))
-    write_json(settings_path, settings)
+        if not (resume and is_valid_flo(fwd, shape) and is_valid_flo(bwd, shape)):
+            a, b = frames(k), frames(j)
+            write_flo(fwd, compute_flow(a, b, method, **params))
+            write_flo(bwd, compute_flow(b, a, method, **params))
+        bar.update(1)
+    bar.close()
+    write_json(settings_path, record)
 
 
-def _same_settings(path: Path, settings: dict) -> bool:
-    import json
-
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) == json.loads(json.dumps(settings, default=str))
-    except (OSError, ValueError):
-        return False
+def flow_record(frames: Sequence[Path], method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """What a flow folder was made from (``flow_settings.json``): method, its full settings, the
+    parameters given, and the frames (:func:`styleflow.io.records.file_stamps`)."""
+    return {"method": method, "settings": method_settings(method, params), "params": params,
+            "frames": file_stamps(frames)}
 
 
 def frame_count_from_flows(flow_dir: Path) -> int:

@@ -9,8 +9,10 @@ call with the same settings::
     WORK/h{R}-.../masks-{method}/                consistency masks + cuts.json
     WORK/h{R}-.../runs/{variant}-{hash}/         stylised frames, frames.csv, run.json (resumable)
 
-The hash covers everything that changes the stylised frames (styles, weights, budgets, variant,
-options, seed), so a changed setting starts a new run folder instead of mixing results.
+Preparing the clip (frames, flow, masks) is :func:`prepare_clip`, the one such path outside the
+workflow. The run hash covers everything that changes the stylised frames (styles, weights,
+budgets, variant, options, seed), so a changed setting starts a new run folder instead of mixing
+results.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from styleflow.errors import StyleflowError
 from styleflow.io.atomic import atomic_path
 from styleflow.io.encode import encode_video
 from styleflow.io.frames import extract_frames, read_meta
+from styleflow.io.images import size_for_height
 from styleflow.io.layout import ClipPaths, list_frames
-from styleflow.motion.consistency import compute_masks
-from styleflow.motion.flow import compute_flows
+from styleflow.io.records import record_matches
+from styleflow.motion.consistency import compute_masks, masks_are_current
+from styleflow.motion.flow import check_offsets, compute_flows
 from styleflow.video.sequence import stylize_clip
 from styleflow.video.variants import resolve_variant
 
@@ -44,13 +48,42 @@ def run_key(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:10]
 
 
-def _frames_ready(folder: Path, wanted: Mapping[str, Any]) -> bool:
+def prepare_clip(
+    video: str | os.PathLike[str],
+    prep_dir: str | os.PathLike[str],
+    height: int,
+    *,
+    start: int = 0,
+    step: int = 1,
+    max_frames: int | None = None,
+    flow_method: str = "dis",
+    offsets: Sequence[int] = (1,),
+    progress: bool = True,
+) -> ClipPaths:
+    """Frames, flows and masks of ``video`` under ``prep_dir`` (``frames/``, ``flow-{method}/``,
+    ``masks-{method}/``): the one "prepare a clip" path outside the workflow.
+
+    Each stage is reused while its record says it was made from the current inputs with these
+    settings (:mod:`styleflow.io.records`): ``meta.json`` for the frames, ``flow_settings.json``
+    for the flow (which also resumes pair by pair), ``cuts.json`` for the masks; otherwise it is
+    rebuilt, and so is every stage after it.
+    """
+    clip = ClipPaths(Path(prep_dir) / "frames", Path(prep_dir) / f"flow-{flow_method}",
+                     Path(prep_dir) / f"masks-{flow_method}")  # fmt: skip
+    wanted = {"height": size_for_height((height, 1), height, even=True)[0],  # as extract_frames records it
+              "start": start, "step": step, "max_frames": max_frames, "source": str(Path(video).resolve())}
     try:
-        meta = read_meta(folder)
-        list_frames(folder)
+        list_frames(clip.frames)
+        frames_ok = record_matches(clip.meta, wanted, keys=wanted)
     except StyleflowError:
-        return False
-    return all(meta.get(k) == v for k, v in wanted.items())
+        frames_ok = False
+    if not frames_ok:
+        extract_frames(video, clip.frames, height, start=start, step=step, max_frames=max_frames, progress=progress)
+    offsets = check_offsets(offsets)
+    compute_flows(clip.frames, clip.flow, method=flow_method, offsets=offsets, progress=progress)
+    if not masks_are_current(clip, offsets):
+        compute_masks(clip.flow, clip.masks, offsets=offsets, frames_dir=clip.frames, progress=progress)
+    return clip
 
 
 def stylize_video(
@@ -83,16 +116,9 @@ def stylize_video(
     name, video_settings, _ = resolve_variant(variant)  # fail early on a bad variant
     work = Path(work_dir) if work_dir is not None else default_work_dir(out)
     prep = work / f"h{height}-start{start}-step{step}-n{max_frames or 'all'}"
-    clip = ClipPaths(prep / "frames", prep / f"flow-{flow_method}", prep / f"masks-{flow_method}")
-
-    wanted = {"height": height, "start": start, "step": step, "source": str(Path(video))}
-    if not _frames_ready(clip.frames, wanted):
-        extract_frames(video, clip.frames, height, start=start, step=step, max_frames=max_frames, progress=progress)
+    clip = prepare_clip(video, prep, height, start=start, step=step, max_frames=max_frames, flow_method=flow_method,
+                        offsets=[1, *video_settings.long_term], progress=progress)
     meta = read_meta(clip.frames)
-    offsets = sorted(set([1] + list(video_settings.long_term)))
-    compute_flows(clip.frames, clip.flow, method=flow_method, offsets=offsets, progress=progress)
-    if not (clip.cuts.is_file() and clip.cuts.stat().st_mtime >= (clip.flow / "flow_settings.json").stat().st_mtime):
-        compute_masks(clip.flow, clip.masks, offsets=offsets, frames_dir=clip.frames, progress=progress)
 
     key = run_key({
         "styles": [str(Path(s).resolve()) for s in styles], "style_weights": style_weights, "variant": variant,

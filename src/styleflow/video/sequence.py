@@ -26,29 +26,30 @@ import io
 import json
 import os
 import time
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json, write_text
 from styleflow.io.flo import read_flo
+from styleflow.io.frames import FrameCache
 from styleflow.io.images import read_image, to_uint8, write_image
 from styleflow.io.layout import ClipPaths, frame_name, list_frames
+from styleflow.io.records import normalised, record_matches
 from styleflow.motion.consistency import (
     combine_closest_first,
     consistency_mask,
     read_mask,
 )
+from styleflow.motion.cuts import read_cuts
 from styleflow.motion.warp import warp
 from styleflow.optim.stylize_image import environment
 from styleflow.optim.stylizer import Stylizer, TemporalTerm
 from styleflow.options.settings import settings_from
-from styleflow.progress import IterationBar
+from styleflow.progress import IterationBar, frame_bar
 from styleflow.video.variants import VideoSettings, resolve_variant
 
 CSV_COLUMNS = (
@@ -68,8 +69,7 @@ class FrameStore:
     def __init__(self, folder: Path, keep: int = 6):
         self.folder = folder
         self.records = folder / ".records"
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._keep = keep
+        self._frames = FrameCache(self.path, keep)
 
     def path(self, k: int) -> Path:
         return self.folder / frame_name(k)
@@ -84,43 +84,24 @@ class FrameStore:
         return json.loads(self.record_path(k).read_text())
 
     def load(self, k: int) -> np.ndarray:
-        if k not in self._cache:
-            self._remember(k, read_image(self.path(k)))
-        self._cache.move_to_end(k)
-        return self._cache[k]
+        return self._frames(k)
 
     def save(self, k: int, image: np.ndarray, record: dict[str, Any]) -> np.ndarray:
         write_image(self.path(k), image)
         write_json(self.record_path(k), record)  # last: marks the frame finished
         q = quantise(image)
-        self._remember(k, q)
+        self._frames.put(k, q)
         return q
-
-    def _remember(self, k: int, image: np.ndarray) -> None:
-        self._cache[k] = image
-        while len(self._cache) > self._keep:
-            self._cache.popitem(last=False)
 
 
 class _Clip:
-    """Read access to a prepared clip: content frames, flows and masks, with small caches."""
+    """Read access to a prepared clip: content frames, flows and masks, and its scene cuts."""
 
     def __init__(self, paths: ClipPaths, n_frames: int):
         self.paths = paths
         self.n = n_frames
-        self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
-        self.cuts = self._read_cuts()
-
-    def _read_cuts(self) -> list[int]:
-        path = self.paths.cuts
-        if not path.is_file():
-            return []
-        try:
-            data = json.loads(path.read_text())
-            cuts = data["cuts"] if isinstance(data, dict) else data
-            return sorted(int(k) for k in cuts if 1 < int(k) <= self.n)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise StyleflowError(f"{path}: not a scene-cut record ({exc}); recompute the masks") from None
+        self._frames = FrameCache(paths.frame, keep=4)
+        self.cuts = read_cuts(paths.masks, n_frames)
 
     def shot_start(self, k: int) -> int:
         """First frame of the shot that contains frame k."""
@@ -130,11 +111,7 @@ class _Clip:
         return 1 <= a <= self.n and 1 <= b <= self.n and self.shot_start(a) == self.shot_start(b)
 
     def content(self, k: int) -> np.ndarray:
-        if k not in self._frames:
-            self._frames[k] = read_image(self.paths.frame(k))
-            while len(self._frames) > 4:
-                self._frames.popitem(last=False)
-        return self._frames[k]
+        return self._frames(k)
 
     def flow_and_mask(self, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Flow on frame k's grid pointing into frame n, and the reliability mask (H, W) in [0, 1]."""
@@ -181,17 +158,13 @@ def start_or_resume(out_dir: str | os.PathLike[str], signature: Mapping[str, Any
 
     out = Path(out_dir)
     state = out / ".signature.json"
-    wanted = json.loads(json.dumps(signature, sort_keys=True, default=str))
     outcome = "new"
     if out.exists():
-        try:
-            outcome = "resume" if json.loads(state.read_text()) == wanted else "reset"
-        except (OSError, ValueError):
-            outcome = "reset"
+        outcome = "resume" if record_matches(state, signature) else "reset"
         if outcome == "reset":
             shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(state, wanted)
+    write_json(state, normalised(dict(signature)))
     return outcome
 
 
@@ -257,7 +230,7 @@ def stylize_clip(
     stores = [FrameStore(out / f".pass{p}") for p in range(1, video.passes)] + [FrameStore(out)]
 
     n = data.n
-    bar = tqdm(total=n * video.passes, desc=f"{name}", unit="frame", disable=not progress, dynamic_ncols=True)
+    bar = frame_bar(n * video.passes, name, progress, leave=True)
     bar.update(sum(1 for store in stores for k in range(1, n + 1) if store.done(k)))
     try:
         for p, store in enumerate(stores, start=1):
