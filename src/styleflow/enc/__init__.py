@@ -1,1 +1,2 @@
-"""Encoders: the VGG backbones with the paper's layer names, where their weights come from, and their input preprocessing."""
+"""Encoders: the VGG backbones with the paper's layer names, where their weights come from, their
+input preprocessing, and images ↔ backbone tensors (``tensors``)."""

@@ -1,1 +1,2 @@
-"""Evaluation: warping error and loss metrics of stylised clips, the ablation table and the plots."""
+"""Evaluation: the warping error (``warping``, pure), loss metrics of stylised clips and runs on disk
+(``metrics``, the metrics rule's entry point ``score_run``), the ablation table and the plots."""

@@ -1,1 +1,3 @@
-"""Reading and writing: images, video decode/encode/probe, frames folders, Middlebury ``.flo``, atomic writes and the results layout."""
+"""Reading and writing: images, video decode/encode/probe, frames folders (and the one frame cache),
+Middlebury ``.flo``, atomic writes, the results layout, and the one rule for whether a cached stage
+output is still current (``records``)."""
