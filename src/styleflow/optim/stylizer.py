@@ -2,7 +2,11 @@
 image and whose Gram matrices match one or more style images.
 
 :class:`Stylizer` loads the backbone once and caches the style targets per image size, so a video
-(many frames of one size) computes them once. :meth:`Stylizer.stylize` optimises one image:
+(many frames of one size) computes them once; its content and style terms are the project's one
+:class:`~styleflow.loss.meter.LossMeter` (:attr:`Stylizer.meter`, which also holds the style
+targets). Precision and device policy live in :mod:`~styleflow.optim.precision`, the pyramid in
+:mod:`~styleflow.optim.pyramid`, the [0, 1] projection in :mod:`~styleflow.optim.projection`.
+:meth:`Stylizer.stylize` optimises one image:
 optionally coarse-to-fine, with L-BFGS or Adam, an iteration budget, stopping on convergence, a
 divergence guard, and optional temporal terms (Ruder et al.) supplied by the video code.
 
