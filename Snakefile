@@ -6,9 +6,22 @@
 # Configuration: config/config.yaml, checked against workflow/schemas/config.schema.yaml.
 # Layout, rerun rules and resume: docs/pipeline.md.
 
+import os
+import sys
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
+
+# The library next to this Snakefile (src/styleflow) is the one the rules import, here and in
+# every job, also in a software environment built by `--sdm conda` (workflow/envs/styleflow.yaml
+# holds its dependencies, not styleflow itself). PYTHONPATH is extended, not required, so there
+# is nothing for an `envvars:` directive to assert.
+SRC = os.path.join(workflow.basedir, "src")
+if os.path.isdir(os.path.join(SRC, "styleflow")):
+    sys.path.insert(0, SRC)
+    paths = [SRC, *filter(None, [os.environ.get("PYTHONPATH")])]
+    os.environ.update(PYTHONPATH=os.pathsep.join(paths))
 
 
 if not workflow.overwrite_configfiles:
@@ -20,6 +33,13 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 report: "workflow/report/workflow.rst"
+
+
+# `gpu` counts GPUs per machine, not across a cluster: a local run (profiles/default says
+# gpu=1) runs one GPU job at a time, a cluster run through profiles/slurm is not throttled by
+# it (each job's own allocation holds its GPU).
+resource_scopes:
+    gpu="local",
 
 
 include: "workflow/rules/common.smk"

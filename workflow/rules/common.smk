@@ -57,6 +57,26 @@ def video_settings(video):
     return {"start": v["start"], "step": v["step"], "max_frames": v["max_frames"]}
 
 
+def clip_settings(wildcards):
+    """The frame range of the job's video (params of `frames`)."""
+    return video_settings(wildcards.video)
+
+
+def frame_height(wildcards):
+    """The job's frame height in pixels, the {res} wildcard as a number."""
+    return int(wildcards.res)
+
+
+def run_frames_of_input(wildcards, input):
+    """A run's stylised-frames folder, beside the run summary the job reads (RUN/frames)."""
+    return os.path.join(os.path.dirname(input.summary), "frames")
+
+
+def run_frames_of_output(wildcards, output):
+    """A run's stylised-frames folder, beside the run summary the job writes (RUN/frames)."""
+    return os.path.join(os.path.dirname(output.summary), "frames")
+
+
 def video_path(wildcards):
     return config["videos"][wildcards.video]["path"]
 
@@ -231,6 +251,9 @@ def prep_targets():
 
 def all_targets():
     return run_targets() + prep_targets()
+
+
+include: "resources.smk"
 
 
 check_config()

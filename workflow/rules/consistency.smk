@@ -8,9 +8,12 @@ rule consistency:
         f"logs/consistency/{{video}}/h{{res}}-{FLOW}.log",
     benchmark:
         f"benchmarks/consistency/{{video}}/h{{res}}-{FLOW}.tsv"
+    conda:
+        "../envs/styleflow.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        runtime=job_minutes("consistency"),
+        mem_mb=job_mem_mb("consistency"),
     params:
         offsets=config["flow"]["offsets"],
     script:

@@ -4,9 +4,12 @@ rule demo_clip:
         flow=directory(DEMO_FLOW),
     log:
         "logs/demo/clip.log",
+    conda:
+        "../envs/styleflow.yaml"
     threads: 1
     resources:
-        mem_mb=500,
+        runtime=job_minutes("small"),
+        mem_mb=job_mem_mb("small"),
     params:
         frames=config["demo"]["frames"],
         height=config["demo"]["height"],
@@ -21,9 +24,12 @@ rule demo_style:
         image=DEMO_STYLE,
     log:
         "logs/demo/style.log",
+    conda:
+        "../envs/styleflow.yaml"
     threads: 1
     resources:
-        mem_mb=500,
+        runtime=job_minutes("small"),
+        mem_mb=job_mem_mb("small"),
     params:
         height=384,
         width=512,

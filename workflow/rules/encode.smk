@@ -14,12 +14,13 @@ rule encode:
         "logs/encode/{video}/{style}/h{res}/{budget}/{variant}.log",
     benchmark:
         "benchmarks/encode/{video}/{style}/h{res}/{budget}/{variant}.tsv"
+    conda:
+        "../envs/styleflow.yaml"
     threads: 2
     resources:
-        mem_mb=1000,
+        runtime=job_minutes("encode"),
+        mem_mb=job_mem_mb("encode"),
     params:
-        frames=lambda wildcards, input: os.path.join(
-            os.path.dirname(input.summary), "frames"
-        ),
+        frames=run_frames_of_input,
     script:
         "../scripts/encode.py"

@@ -7,9 +7,12 @@ rule flow:
         f"logs/flow/{{video}}/h{{res}}-{FLOW}.log",
     benchmark:
         f"benchmarks/flow/{{video}}/h{{res}}-{FLOW}.tsv"
+    conda:
+        "../envs/styleflow.yaml"
     threads: 2
     resources:
-        mem_mb=2000,
+        runtime=job_minutes("flow"),
+        mem_mb=job_mem_mb("flow"),
     params:
         method=FLOW,
         settings=config["flow"]["params"],

@@ -21,8 +21,11 @@ rule flowviz:
         f"logs/flowviz/{{video}}/h{{res}}-{FLOW}.log",
     benchmark:
         f"benchmarks/flowviz/{{video}}/h{{res}}-{FLOW}.tsv"
+    conda:
+        "../envs/styleflow.yaml"
     threads: 2
     resources:
-        mem_mb=1000,
+        runtime=job_minutes("flowviz"),
+        mem_mb=job_mem_mb("flowviz"),
     script:
         "../scripts/flowviz.py"

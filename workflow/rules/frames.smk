@@ -7,11 +7,14 @@ rule frames:
         "logs/frames/{video}/h{res}.log",
     benchmark:
         "benchmarks/frames/{video}/h{res}.tsv"
+    conda:
+        "../envs/styleflow.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        runtime=job_minutes("frames"),
+        mem_mb=job_mem_mb("frames"),
     params:
-        height=lambda wildcards: int(wildcards.res),
-        clip=lambda wildcards: video_settings(wildcards.video),
+        height=frame_height,
+        clip=clip_settings,
     script:
         "../scripts/frames.py"

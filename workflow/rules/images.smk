@@ -31,9 +31,12 @@ rule demo_image:
         licence=f"{IMG_SAMPLE}.json",
     log:
         "logs/demo/images/{sample}.log",
+    conda:
+        "../envs/styleflow.yaml"
     threads: 1
     resources:
-        mem_mb=500,
+        runtime=job_minutes("small"),
+        mem_mb=job_mem_mb("small"),
     script:
         "../scripts/demo_image.py"
 
@@ -49,10 +52,13 @@ rule stylize_image:
         "logs/stylize_image/{photo}/{style}/h{res}/i{iters}/{preset}.log",
     benchmark:
         "benchmarks/stylize_image/{photo}/{style}/h{res}/i{iters}/{preset}.tsv"
+    conda:
+        "../envs/styleflow.yaml"
     threads: 2
     resources:
-        gpu=1,
-        mem_mb=3000,
+        gpu=stylize_gpus,
+        runtime=job_minutes("stylize_image"),
+        mem_mb=job_mem_mb("stylize"),
     params:
         style_weights=image_style_weights,
         settings=image_options,
@@ -73,9 +79,12 @@ rule contact_sheet:
         ),
     log:
         "logs/contact_sheet/h{res}/i{iters}/{preset}.log",
+    conda:
+        "../envs/styleflow.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        runtime=job_minutes("small"),
+        mem_mb=job_mem_mb("small"),
     params:
         layout=sheet_layout,
     script:
@@ -98,13 +107,16 @@ rule layer_figure:
         "logs/layer_figure/{photo}/{style}/h{res}.log",
     benchmark:
         "benchmarks/layer_figure/{photo}/{style}/h{res}.tsv"
+    conda:
+        "../envs/styleflow.yaml"
     threads: 2
     resources:
-        gpu=1,
-        mem_mb=3000,
+        gpu=stylize_gpus,
+        runtime=job_minutes("layer_figure"),
+        mem_mb=job_mem_mb("stylize"),
     params:
-        iterations=lambda wildcards: images_config()["layers"]["iterations"],
-        layers=lambda wildcards: images_config()["layers"]["layers"],
+        iterations=layer_iterations,
+        layers=layer_names,
         settings=layer_options,
     script:
         "../scripts/layer_figure.py"

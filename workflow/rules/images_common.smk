@@ -64,6 +64,16 @@ def layer_options(wildcards=None):
     }
 
 
+def layer_iterations(wildcards):
+    """Iterations of each image of the layer figure (`images.layers.iterations`)."""
+    return images_config()["layers"]["iterations"]
+
+
+def layer_names(wildcards):
+    """The VGG layers the layer figure shows (`images.layers.layers`)."""
+    return images_config()["layers"]["layers"]
+
+
 def image_runs():
     """Every still-image run as wildcard values."""
     images = images_config()

@@ -27,14 +27,15 @@ rule metrics:
         "logs/metrics/{video}/{style}/h{res}/{budget}/{variant}.log",
     benchmark:
         "benchmarks/metrics/{video}/{style}/h{res}/{budget}/{variant}.tsv"
+    conda:
+        "../envs/styleflow.yaml"
     threads: 2
     resources:
-        mem_mb=2000,
+        runtime=job_minutes("metrics"),
+        mem_mb=job_mem_mb("metrics"),
     params:
         key=run_key,
-        work=lambda wildcards, input: os.path.join(
-            os.path.dirname(input.summary), "frames"
-        ),
+        work=run_frames_of_input,
         style_weights=style_weights,
         flow_method=FLOW,
         losses=METRIC_LOSSES,
@@ -63,9 +64,12 @@ rule ablation:
         ),
     log:
         "logs/ablation.log",
+    conda:
+        "../envs/styleflow.yaml"
     threads: 1
     resources:
-        mem_mb=500,
+        runtime=job_minutes("small"),
+        mem_mb=job_mem_mb("small"),
     script:
         "../scripts/ablation.py"
 
@@ -98,9 +102,12 @@ rule plots:
         svg=[f"{PLOTS}/{name}.svg" for name in PLOT_NAMES],
     log:
         "logs/plots/{video}/{style}/h{res}.log",
+    conda:
+        "../envs/styleflow.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
+        runtime=job_minutes("small"),
+        mem_mb=job_mem_mb("small"),
     script:
         "../scripts/plots.py"
 
@@ -108,7 +115,7 @@ rule plots:
 rule sidebyside:
     input:
         content=f"{PREP}/frames",
-        videos=lambda wildcards: list(sidebyside_videos(wildcards).values()),
+        videos=sidebyside_video_files,
     output:
         video=f"{SIDEBYSIDE}.mp4",
         player=report(
@@ -122,10 +129,13 @@ rule sidebyside:
         "logs/sidebyside/{video}/{style}/h{res}/{budget}.log",
     benchmark:
         "benchmarks/sidebyside/{video}/{style}/h{res}/{budget}.tsv"
+    conda:
+        "../envs/styleflow.yaml"
     threads: 2
     resources:
-        mem_mb=2000,
+        runtime=job_minutes("sidebyside"),
+        mem_mb=job_mem_mb("sidebyside"),
     params:
-        variants=lambda wildcards: list(sidebyside_videos(wildcards)),
+        variants=sidebyside_variants,
     script:
         "../scripts/sidebyside.py"

@@ -39,6 +39,16 @@ def sidebyside_videos(wildcards):
     return {r["variant"]: os.path.join(RUN.format(**r), "video.mp4") for r in runs}
 
 
+def sidebyside_video_files(wildcards):
+    """The videos a side-by-side job shows, one per variant."""
+    return list(sidebyside_videos(wildcards).values())
+
+
+def sidebyside_variants(wildcards):
+    """The variants a side-by-side job shows, in the order of its videos."""
+    return list(sidebyside_videos(wildcards))
+
+
 def comparison_targets():
     """The ablation table, every group's plots and every group's side-by-side videos."""
     runs = grid_runs()

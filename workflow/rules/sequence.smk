@@ -23,14 +23,15 @@ rule sequence:
         "logs/sequence/{video}/{style}/h{res}/{budget}/{variant}.log",
     benchmark:
         "benchmarks/sequence/{video}/{style}/h{res}/{budget}/{variant}.tsv"
+    conda:
+        "../envs/styleflow.yaml"
     threads: 4
     resources:
-        gpu=1,
-        mem_mb=4000,
+        gpu=stylize_gpus,
+        runtime=job_minutes("sequence"),
+        mem_mb=job_mem_mb("stylize"),
     params:
-        work=lambda wildcards, output: os.path.join(
-            os.path.dirname(output.summary), "frames"
-        ),
+        work=run_frames_of_output,
         style_weights=style_weights,
         budget=budget,
         variant=variant,
