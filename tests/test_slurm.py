@@ -4,14 +4,17 @@ The module starts its own cluster (tests/slurm_cluster.py; skipped with a reason
 where SLURM cannot be installed or started, failed instead with
 STYLEFLOW_REQUIRE_SLURM=1), runs each WorkflowCase with
 
-    snakemake --profile profiles/slurm --profile tests/slurm/profile --workflow-profile none
+    snakemake --profile profiles/slurm --profile tests/slurm/profile
 
-under a hard timeout (SIGINT, then SIGKILL), and checks that the jobs really went
-through SLURM: every job's SLURM log exists, slurmctld logged and completed it, the
-job ran on the partition the profile names for its rule, GPU rules got a GPU
-(TRES gres:gpu:1, CUDA_VISIBLE_DEVICES set), CPU rules got none, a job that failed
-was resubmitted with the profile's attempt-scaled runtime and resumed, and the
-outputs equal those of a local run.
+(the local workflow profile, profiles/default, is merged in as it is for users: its
+`gpu=1` must not throttle the cluster) under a hard timeout (SIGINT, then SIGKILL),
+and checks that the jobs really went through SLURM: every job's SLURM log exists,
+slurmctld logged and completed it, every GPU job ran on the GPU partition with a GPU
+(TRES gres:gpu:1, CUDA_VISIBLE_DEVICES set) and every other job on the CPU partition
+without one, GPU jobs were queued side by side (not one at a time), a job that failed
+was resubmitted with its rule's attempt-scaled runtime and resumed, the shots of a
+clip with a scene cut ran as separate jobs, and the outputs equal those of a local
+run.
 
 To test another workflow (the real pipeline's tiny config), add a WorkflowCase.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import filecmp
 import importlib.util
+import json
 import os
 import re
 import signal
@@ -28,6 +32,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from slurm_cluster import SlurmCluster, slurm_cluster_fixture
@@ -36,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 SLURM_PROFILE = REPO / "profiles" / "slurm"
 TEST_PROFILE = REPO / "tests" / "slurm" / "profile"
 TOY = REPO / "tests" / "slurm" / "toy"
+TEST_CONFIG = REPO / "tests" / "slurm" / "pipeline.yaml"
 VENV_BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.slurm
@@ -65,14 +71,29 @@ class WorkflowCase:
     # rules whose jobs must run on the profile's CPU partition without a GPU
     cpu_rules: frozenset[str] = frozenset()
     # rule whose first job fails on purpose: it must be resubmitted once with twice
-    # the runtime (the profile's `N * attempt`) and then succeed
+    # the runtime (the rule's `N * attempt`) and then succeed
     retried_rule: str | None = None
-    # runtime in minutes the profile must give the retried rule's first attempt
+    # runtime in minutes the retried rule's first attempt must be given
     retried_first_runtime: int | None = None
     # log file -> regular expressions that must all match in it
     log_checks: dict[str, tuple[str, ...]] = field(default_factory=dict)
     timeout: int = 300  # seconds for the whole SLURM run
     extra_args: tuple[str, ...] = ()
+    # writes the case's inputs into the (empty) working directory before a run
+    prepare: Callable[[Path], None] | None = None
+    # at least two jobs of these rules must have been queued at the same time
+    concurrent_gpu_rules: frozenset[str] = frozenset()
+    # masks folder (relative) whose cuts.json says how many shots the clip has: each
+    # shot must be its own SLURM job of a rule named "*shot*"
+    shots_of: str | None = None
+
+
+def _cut_clip(workdir: Path) -> None:
+    """clips/cuts.mp4: two shots of three frames (a cut before frame 4)."""
+    sys.path.insert(0, str(REPO / "tests" / "slurm"))
+    from cut_clip import make_cut_clip
+
+    assert make_cut_clip(workdir / "clips" / "cuts.mp4", shots=2, frames_per_shot=3, height=64) == [4]
 
 
 CASES = [
@@ -93,7 +114,7 @@ CASES = [
         gpu_rules=frozenset({"sequence"}),
         cpu_rules=frozenset({"frames", "metrics"}),
         retried_rule="sequence",
-        retried_first_runtime=60,  # profiles/slurm: max(60, 240 * (40 / 350) ** 2) * 1
+        retried_first_runtime=60,  # the toy's sequence_runtime: 60 * attempt
         log_checks={
             # the toy's rules log where they ran; {gpu}/{cpu} = partition names
             "logs/frames/demo/h40.log": (r"slurm_job_id=\d+ partition={cpu} cuda_visible_devices=$",),
@@ -106,35 +127,43 @@ CASES = [
         },
         timeout=240,
     ),
-    # The real pipeline on its tiny grid (demo clip, 2 variants; ~2.5 min on SLURM).
+    # The real pipeline: one tiny run on a clip with a scene cut and the still-image rules
+    # (tests/slurm/pipeline.yaml; a few minutes on SLURM).
     pytest.param(
         WorkflowCase(
-            name="pipeline-tiny",
+            name="pipeline",
             snakefile=REPO / "Snakefile",
-            configfiles=(REPO / "config" / "tiny.yaml",),
-            expected_outputs=tuple(
-                f"results/runs/demo/swirls/h40/tiny/{v}/{f}"
-                for v in ("noInit", "flowInit_temporalLoss")
-                for f in ("run.json", "frames.csv", "video.mp4")
+            configfiles=(TEST_CONFIG,),
+            prepare=_cut_clip,
+            expected_outputs=(
+                *(f"results/runs/cuts/swirls/h40/tiny/flowInit_temporalLoss/{f}" for f in ("run.json", "frames.csv", "video.mp4")),
+                "results/images/sheets/h32/i3/gatys.png",
+                "results/images/layers/chelsea/swirls/h32.png",
+                "results/ablation.csv",
             ),
             compare_with_local=(
-                "results/prep/demo/h40/frames/*.png",
-                "results/prep/demo/h40/flow-dis/*.flo",
-                "results/prep/demo/h40/masks-dis/*",
-                "results/runs/demo/swirls/h40/tiny/*/frames/*.png",
+                "results/prep/cuts/h40/frames/*.png",
+                "results/prep/cuts/h40/flow-dis/*.flo",
+                "results/prep/cuts/h40/masks-dis/*",
+                "results/runs/cuts/swirls/h40/tiny/*/frames/*.png",
+                "results/images/runs/chelsea/swirls/h32/i3/gatys.png",
+                "results/images/layers/chelsea/swirls/h32.png",
             ),
-            gpu_rules=frozenset({"sequence"}),
-            cpu_rules=frozenset({"frames", "flow", "consistency", "encode"}),
-            timeout=600,
+            # every rule that declares a GPU; every other job must land on the CPU partition
+            gpu_rules=frozenset({"sequence", "stylize_image", "layer_figure"}),
+            cpu_rules=frozenset({"frames", "flow", "consistency", "encode", "contact_sheet", "metrics"}),
+            concurrent_gpu_rules=frozenset({"stylize_image", "layer_figure"}),
+            shots_of="results/prep/cuts/h40/masks-dis",
+            timeout=900,
         ),
         marks=[
             pytest.mark.slow,
             pytest.mark.skipif(
-                not (REPO / "Snakefile").is_file() or not (REPO / "config" / "tiny.yaml").is_file(),
-                reason="the pipeline (Snakefile, config/tiny.yaml) is not there",
+                not (REPO / "Snakefile").is_file() or not TEST_CONFIG.is_file(),
+                reason="the pipeline (Snakefile, tests/slurm/pipeline.yaml) is not there",
             ),
         ],
-        id="pipeline-tiny",
+        id="pipeline",
     ),
 ]
 
@@ -210,6 +239,17 @@ def parse_submissions(output: str) -> list[Submission]:
     return subs
 
 
+def declared_resources(output: str) -> dict[str, dict[str, str]]:
+    """Snakemake job id -> the resources Snakemake printed for it ("resources: gpu=1, ...")."""
+    found = {}
+    for m in re.finditer(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", output, re.M):
+        job = re.search(r"^    jobid: (\d+)$", m.group(2), re.M)
+        res = re.search(r"^    resources: (.*)$", m.group(2), re.M)
+        if job and res and job.group(1) not in found:
+            found[job.group(1)] = dict(kv.split("=", 1) for kv in res.group(1).split(", ") if "=" in kv)
+    return found
+
+
 # ---------------------------------------------------------------------- the test
 @pytest.mark.parametrize("case", CASES, ids=lambda c: getattr(c, "name", None))
 def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tmp_path: Path):
@@ -218,11 +258,12 @@ def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tm
 
     workdir = tmp_path / "slurm-run"
     workdir.mkdir()
+    if case.prepare:
+        case.prepare(workdir)
     cmd = [
         _snakemake(),
         "--profile", str(SLURM_PROFILE),
         "--profile", str(TEST_PROFILE),
-        "--workflow-profile", "none",
         # rules may ask for more threads (cpus-per-task) than the test node has
         "--max-threads", str(slurm.cpus),
         *_case_args(case),
@@ -242,6 +283,10 @@ def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tm
     subs = parse_submissions(out)
     assert subs, f"no job was submitted to SLURM:\n{out[-3000:]}"
     rules_seen = {s.rule for s in subs}
+    declared = declared_resources(out)
+    gpu_jobs = {s.slurm_id for s in subs if int(declared.get(s.snakemake_job, {}).get("gpu", 0)) > 0}
+    gpu_rules_seen = {s.rule for s in subs if s.slurm_id in gpu_jobs}
+    assert case.gpu_rules <= gpu_rules_seen, f"rules that should ask for a GPU but did not: {sorted(case.gpu_rules - gpu_rules_seen)}"
     for rule in case.gpu_rules | case.cpu_rules | ({case.retried_rule} - {None}):
         assert rule in rules_seen, f"no SLURM job for rule {rule}; submitted: {sorted(rules_seen)}"
     for s in subs:
@@ -261,10 +306,10 @@ def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tm
         info = slurm.show_job(s.slurm_id)  # scontrol: still known (MinJobAge 300 s)
         assert info["JobState"] == rec["JobState"], (info, rec)
         gres = info.get("TresPerJob", "") + info.get("TresPerNode", "")
-        if s.rule in case.gpu_rules:
+        if s.slurm_id in gpu_jobs:  # every job whose rule declares a GPU
             assert info["Partition"] == slurm.gpu_partition, f"{s.rule} ran on {info['Partition']}"
             assert "gpu:1" in gres, f"{s.rule} job {s.slurm_id} got no GPU: {info}"
-        if s.rule in case.cpu_rules:
+        else:  # every other job, listed in cpu_rules or not
             assert info["Partition"] == slurm.cpu_partition, f"{s.rule} ran on {info['Partition']}"
             assert "gpu" not in gres, f"CPU rule {s.rule} was given a GPU: {gres}"
 
@@ -283,6 +328,25 @@ def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tm
         if case.retried_first_runtime is not None:
             assert t1 == case.retried_first_runtime, f"first attempt's runtime {t1} min"
 
+    # 4b. the rules' own runtime and memory reached sbatch (first submissions; retries grow)
+    first_subs = [s for s in subs if [t.snakemake_job for t in subs].count(s.snakemake_job) == 1]
+    for s in first_subs:
+        res = declared.get(s.snakemake_job, {})
+        info = slurm.show_job(s.slurm_id)
+        if "runtime" in res:
+            assert _minutes(info["TimeLimit"]) == int(res["runtime"]), (s.rule, res, info["TimeLimit"])
+        if "mem_mb" in res:
+            assert info.get("MinMemoryNode") == f"{res['mem_mb']}M", (s.rule, res, info.get("MinMemoryNode"))
+
+    # 4c. GPU jobs were queued side by side: Snakemake did not hold them back one at a time
+    # (the local profile's gpu=1 is scoped per machine)
+    if case.concurrent_gpu_rules:
+        recs = [done[s.slurm_id] for s in subs if s.rule in case.concurrent_gpu_rules]
+        assert len(recs) >= 2, f"fewer than two jobs of {sorted(case.concurrent_gpu_rules)}"
+        overlap = any(a is not b and b["SubmitTime"] < a["EndTime"] and a["SubmitTime"] <= b["SubmitTime"]
+                      for a in recs for b in recs)
+        assert overlap, f"each GPU job was submitted only after the previous one ended: {recs}"
+
     # 5. the jobs' own view: partition, GPU visibility, resumption
     subst = {"{cpu}": slurm.cpu_partition, "{gpu}": slurm.gpu_partition}
     for rel, patterns in case.log_checks.items():
@@ -296,6 +360,8 @@ def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tm
     if case.compare_with_local:
         local = tmp_path / "local-run"
         local.mkdir()
+        if case.prepare:
+            case.prepare(local)
         local_cmd = [
             _snakemake(), "--cores", "2", "--resources", "gpu=1", "--retries", "2",
             "--workflow-profile", "none", *_case_args(case),
@@ -309,3 +375,14 @@ def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tm
             assert files_a == files_b, f"{rel}: SLURM run has {files_a}, local run {files_b}"
             for f in files_a:
                 assert filecmp.cmp(workdir / f, local / f, shallow=False), f"{f} differs from the local run's"
+
+    # 7. the shots of a clip with a cut ran as separate SLURM jobs (one per shot)
+    if case.shots_of:
+        cuts = json.loads((workdir / case.shots_of / "cuts.json").read_text())["cuts"]
+        assert cuts, f"{case.shots_of}/cuts.json found no cut: the test clip is not multi-shot"
+        shot_jobs = {s.slurm_id for s in subs if "shot" in s.rule and done[s.slurm_id]["JobState"] == "COMPLETED"}
+        if not any("shot" in s.rule for s in subs):
+            pytest.xfail(f"the clip has {len(cuts) + 1} shots but the workflow stylises a clip in one job "
+                         f"(no rule named *shot* was submitted; rules: {sorted(rules_seen)})")
+        assert len(shot_jobs) == len(cuts) + 1, f"{len(cuts) + 1} shots, {len(shot_jobs)} shot jobs: {sorted(rules_seen)}"
+        assert shot_jobs <= gpu_jobs, "shot jobs must ask for a GPU like the stylisation they replace"
