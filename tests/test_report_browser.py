@@ -1,7 +1,9 @@
-"""The HTML report opens in a real browser (issue 6 item 5).
+"""The HTML report opens in a real browser (issue 6 item 5), and so does report.zip (issue 16).
 
 Runs the tiny grid end to end in a temporary folder, builds ``snakemake --report report.html`` and
-opens it in headless Chromium, driven through chromedriver's W3C WebDriver HTTP API (plain
+``--report report.zip`` (results as files beside the page; checked to hold every result the
+workflow marks for the report, byte for byte, and every file the page links to), and opens each in
+headless Chromium, driven through chromedriver's W3C WebDriver HTTP API (plain
 ``urllib``: no extra dependency). In the report's single-page viewer it opens the ablation table
 and the side-by-side video the way the "eye" button does, and checks that the table's rows are
 there and that the embedded H.264 video decodes (``videoWidth > 0``).
@@ -12,6 +14,7 @@ Needs the Debian packages ``chromium`` and ``chromium-driver``
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -23,6 +26,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -150,6 +154,55 @@ def report(pipeline: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def report_zip(pipeline: Path) -> Path:
+    """``--report results/report.zip``, extracted; returns the extracted report.html."""
+    snakemake("--report", "results/report.zip", workdir=pipeline, timeout=300)
+    path = pipeline / "results" / "report.zip"
+    assert zipfile.is_zipfile(path), f"{path} is not a zip file"
+    out = pipeline / "report-zip"
+    with zipfile.ZipFile(path) as z:
+        z.extractall(out)
+    return out / "report" / "report.html"
+
+
+#: Every output the tiny grid marks with report(): (glob under results/, how many files).
+REPORTED = {
+    "ablation.csv": 1,
+    "ablation.html": 1,
+    "runs/demo/swirls/h40/tiny/*/run.json": 2,
+    "runs/demo/swirls/h40/tiny/*/video.mp4": 2,
+    "plots/demo/swirls/h40/*.png": 3,
+    "sidebyside/demo/swirls/h40/tiny.html": 1,
+    "prep/demo/h40/*-dis.mp4": 2,
+}
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_report_zip_holds_every_result_and_every_linked_file(pipeline: Path, report_zip: Path) -> None:
+    root = report_zip.parent  # the zip's report/ folder
+    files = {p.relative_to(root).as_posix(): p for p in root.rglob("*") if p.is_file()}
+    assert "report.html" in files, sorted(files)
+    in_zip = {}
+    for rel, p in files.items():
+        in_zip.setdefault(_digest(p.read_bytes()), []).append(rel)
+    for pattern, count in REPORTED.items():
+        found = sorted((pipeline / "results").glob(pattern))
+        assert len(found) == count, f"results/{pattern}: {len(found)} files, expected {count}"
+        for f in found:
+            copies = in_zip.get(_digest(f.read_bytes()), [])
+            assert any(Path(c).name == f.name for c in copies), f"{f.relative_to(pipeline)} is not in report.zip"
+    # every data file the page links to is in the zip (relative to the page)
+    html = report_zip.read_text(encoding="utf-8")
+    linked = set(re.findall(r"(data/raw/[^\"'\\]+)", html))
+    assert linked, "report.html links no data file"
+    missing = sorted(x for x in linked if x not in files)
+    assert not missing, f"report.html links files that report.zip lacks: {missing[:5]}"
+
+
 def test_pipeline_ablation_has_one_row_per_run(pipeline: Path) -> None:
     import pandas as pd
 
@@ -239,8 +292,10 @@ const t0 = Date.now();
 """
 
 
-def test_report_opens_in_chromium_with_table_and_playing_video(report: Path, browser_tools) -> None:
+@pytest.mark.parametrize("kind", ["report", "report_zip"])
+def test_report_opens_in_chromium_with_table_and_playing_video(kind: str, request, browser_tools) -> None:
     chrome, driver = browser_tools
+    report = request.getfixturevalue(kind)  # report.html, or report.html extracted from report.zip
     with tempfile.TemporaryDirectory(prefix="styleflow-chromium-") as profile:
         wd = WebDriver(chrome, driver, Path(profile))
         try:

@@ -1,0 +1,93 @@
+"""The Snakemake workflow catalog's conventions (issue 16 item 4).
+
+config/README.md (the usage page) names every config key of the schema; the catalog file, the
+LICENSE and the .test/ config are there and say what the project says elsewhere; the one conda
+environment of every rule asks for what pyproject.toml asks for; the .test config validates and
+dry-runs the video and still-image stages.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+from workflow_helpers import REPO, job_counts, snakemake
+
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+ENV = REPO / "workflow" / "envs" / "styleflow.yaml"
+
+
+def schema_keys() -> list[str]:
+    """Every key path of the config schema, NAME standing for a user-chosen name, [] for a list."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    defs = schema.get("$defs", {})
+    keys: list[str] = []
+
+    def walk(node: dict, path: str) -> None:
+        if "$ref" in node:
+            node = {**defs[node["$ref"].split("/")[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+        for name, sub in (node.get("properties") or {}).items():
+            key = f"{path}.{name}" if path else name
+            keys.append(key)
+            walk(sub, key)
+        if isinstance(node.get("additionalProperties"), dict):
+            walk(node["additionalProperties"], f"{path}.NAME")
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], f"{path}[]")
+
+    walk(schema, "")
+    return keys
+
+
+def test_config_readme_names_every_schema_key() -> None:
+    readme = (REPO / "config" / "README.md").read_text()
+    keys = schema_keys()
+    assert len(keys) > 40, keys  # the walk found the schema's keys
+    missing = [k for k in keys if f"`{k}`" not in readme and f"`{k}`," not in readme]
+    assert not missing, f"config/README.md does not describe: {missing}"
+
+
+def test_catalog_file_license_and_test_config() -> None:
+    catalog = yaml.safe_load((REPO / ".snakemake-workflow-catalog.yml").read_text())
+    usage = catalog["usage"]
+    assert usage["software-stack-deployment"]["conda"] is True and usage["report"] is True
+    assert (REPO / "Snakefile").is_file()  # the project keeps its top-level Snakefile
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["license"]["text"] == "MIT"
+    licence = (REPO / "LICENSE").read_text()
+    assert licence.startswith("MIT License") and "WITHOUT WARRANTY OF ANY KIND" in licence
+    assert (REPO / ".test" / "config" / "config.yaml").is_file()
+
+
+def _requirement_name(req: str) -> str:
+    return re.split(r"[<>=!~ \[;]", req, maxsplit=1)[0].lower()
+
+
+def test_conda_env_asks_for_what_pyproject_asks_for() -> None:
+    env = yaml.safe_load(ENV.read_text())
+    deps = env["dependencies"]
+    assert any(str(d).replace(" ", "").startswith("python=") for d in deps), deps
+    pip = next(d["pip"] for d in deps if isinstance(d, dict))
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    # jobs need the library's dependencies, not Snakemake or its plugins
+    wanted = sorted(r.split("#")[0].strip() for r in project["dependencies"] if not _requirement_name(r).startswith("snakemake"))
+    assert sorted(pip) == wanted, "workflow/envs/styleflow.yaml and pyproject.toml disagree"
+
+
+def test_every_rule_names_the_one_conda_env() -> None:
+    rules = sorted((REPO / "workflow" / "rules").glob("*.smk"))
+    text = "\n".join(p.read_text() for p in rules)
+    names = re.findall(r"^rule (\w+):", text, re.M)
+    envs = re.findall(r"^    conda:\n        \"([^\"]+)\"", text, re.M)
+    with_output = [n for n in names if n not in ("images",)]  # aggregate rules run nothing
+    assert len(envs) == len(with_output), (names, envs)
+    assert set(envs) == {"../envs/styleflow.yaml"}
+
+
+def test_test_config_dry_runs_video_and_still_image_stages(tmp_path: Path) -> None:
+    config = REPO / ".test" / "config" / "config.yaml"
+    out = snakemake("-n", "--configfile", str(config), workdir=tmp_path).stdout
+    counts = job_counts(out, {"sequence", "encode", "metrics", "stylize_image", "layer_figure", "contact_sheet"})
+    assert counts == {"sequence": 2, "encode": 2, "metrics": 2, "stylize_image": 1, "layer_figure": 1, "contact_sheet": 1}
