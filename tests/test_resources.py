@@ -7,28 +7,24 @@ for a GPU unless the config says device: cpu; every rule declares a runtime and 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from workflow_helpers import CONFIG, REPO, overlay, snakemake
+from workflow_helpers import CONFIG, REPO, job_resources, overlay, snakemake
 
 TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
 GPU_RULES = {"sequence", "stylize_image", "layer_figure"}
 
 
-def job_resources(output: str) -> dict[str, list[dict[str, str]]]:
-    """rule -> the resources of each of its jobs, as a dry run prints them."""
+def by_rule(output: str) -> dict[str, list[dict[str, str]]]:
+    """rule -> the resources of each of its jobs in a dry run's output."""
     jobs: dict[str, list[dict[str, str]]] = {}
-    for m in re.finditer(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", output, re.M):
-        res = re.search(r"^    resources: (.*)$", m.group(2), re.M)
-        if res:
-            values = dict(kv.split("=", 1) for kv in res.group(1).split(", ") if "=" in kv)
-            jobs.setdefault(m.group(1), []).append(values)
+    for res in job_resources(output).values():
+        jobs.setdefault(res["rule"], []).append(res)
     return jobs
 
 
 def dry(tmp_path: Path, *args: str) -> dict[str, list[dict[str, str]]]:
-    return job_resources(snakemake("-n", "--configfile", str(TEST_CONFIG), *args, workdir=tmp_path).stdout)
+    return by_rule(snakemake("-n", "--configfile", str(TEST_CONFIG), *args, workdir=tmp_path).stdout)
 
 
 def test_every_rule_declares_runtime_and_memory_and_gpu_rules_a_gpu(tmp_path: Path) -> None:
@@ -49,6 +45,7 @@ def test_device_cpu_asks_for_no_gpu(tmp_path: Path) -> None:
 
 def test_runtime_and_memory_grow_with_attempt(tmp_path: Path) -> None:
     first = dry(tmp_path, "--config", "device=auto")
+    # --attempt: what Snakemake passes to a job it resubmits (marked "internal use" in --help)
     third = dry(tmp_path, "--config", "device=auto", "--attempt", "3")
     for rule in ("sequence", "flow", "stylize_image", "ablation"):
         a, c = first[rule][0], third[rule][0]
@@ -62,7 +59,7 @@ def test_sequence_runtime_grows_with_frames_height_and_iterations(tmp_path: Path
                 "device": "auto"}
         out = snakemake("-n", "--configfile", str(CONFIG / "tiny.yaml"), overlay(tmp_path, "grid", data),
                         workdir=tmp_path).stdout
-        return job_resources(out)["sequence"][0]
+        return by_rule(out)["sequence"][0]
 
     base = sequence()
     # the report's settings on a GPU: ~4 h (the previous profile's figure for ~300 frames)

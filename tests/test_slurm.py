@@ -36,6 +36,7 @@ from typing import Callable
 
 import pytest
 from slurm_cluster import SlurmCluster, slurm_cluster_fixture
+from workflow_helpers import job_resources
 
 REPO = Path(__file__).resolve().parents[1]
 SLURM_PROFILE = REPO / "profiles" / "slurm"
@@ -239,17 +240,6 @@ def parse_submissions(output: str) -> list[Submission]:
     return subs
 
 
-def declared_resources(output: str) -> dict[str, dict[str, str]]:
-    """Snakemake job id -> the resources Snakemake printed for it ("resources: gpu=1, ...")."""
-    found = {}
-    for m in re.finditer(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", output, re.M):
-        job = re.search(r"^    jobid: (\d+)$", m.group(2), re.M)
-        res = re.search(r"^    resources: (.*)$", m.group(2), re.M)
-        if job and res and job.group(1) not in found:
-            found[job.group(1)] = dict(kv.split("=", 1) for kv in res.group(1).split(", ") if "=" in kv)
-    return found
-
-
 # ---------------------------------------------------------------------- the test
 @pytest.mark.parametrize("case", CASES, ids=lambda c: getattr(c, "name", None))
 def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tmp_path: Path):
@@ -283,7 +273,7 @@ def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tm
     subs = parse_submissions(out)
     assert subs, f"no job was submitted to SLURM:\n{out[-3000:]}"
     rules_seen = {s.rule for s in subs}
-    declared = declared_resources(out)
+    declared = job_resources(out)
     gpu_jobs = {s.slurm_id for s in subs if int(declared.get(s.snakemake_job, {}).get("gpu", 0)) > 0}
     gpu_rules_seen = {s.rule for s in subs if s.slurm_id in gpu_jobs}
     assert case.gpu_rules <= gpu_rules_seen, f"rules that should ask for a GPU but did not: {sorted(case.gpu_rules - gpu_rules_seen)}"

@@ -37,6 +37,19 @@ def job_counts(output: str, rules: Iterable[str]) -> dict[str, int]:
     return {rule: n for rule, n in counts.items() if rule in wanted}
 
 
+def job_resources(output: str) -> dict[str, dict[str, str]]:
+    """Snakemake job id -> the resources Snakemake printed for it ("resources: gpu=1, ..."),
+    with the rule's name under "rule"; the first block of each job id (a retry reprints it)."""
+    found: dict[str, dict[str, str]] = {}
+    for m in re.finditer(r"^(?:local)?rule (\w+):\n((?:    .*\n)+)", output, re.M):
+        job = re.search(r"^    jobid: (\d+)$", m.group(2), re.M)
+        res = re.search(r"^    resources: (.*)$", m.group(2), re.M)
+        if job and res and job.group(1) not in found:
+            values = dict(kv.split("=", 1) for kv in res.group(1).split(", ") if "=" in kv)
+            found[job.group(1)] = {"rule": m.group(1), **values}
+    return found
+
+
 def scheduled(output: str, rule: str) -> list[dict[str, str]]:
     """Wildcards of every job of ``rule`` in a dry run's output."""
     jobs = []
