@@ -127,7 +127,7 @@ class SlurmCluster:
         return Path(self.env["JOBCOMP_LOG"])
 
     def show_job(self, job_id: str) -> dict[str, str]:
-        """``scontrol show job`` as a dict (jobs stay visible for MinJobAge=300 s)."""
+        """``scontrol show job`` as a dict (jobs stay visible for MinJobAge=3600 s)."""
         out = subprocess.run(
             ["scontrol", "show", "job", "--oneliner", str(job_id)],
             capture_output=True,

@@ -293,7 +293,7 @@ def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tm
         rec = done[s.slurm_id]
         assert rec["Name"] == run_id.group(1), f"job {s.slurm_id} is not from this run: {rec}"
         states[s.slurm_id] = rec["JobState"]
-        info = slurm.show_job(s.slurm_id)  # scontrol: still known (MinJobAge 300 s)
+        info = slurm.show_job(s.slurm_id)  # scontrol: still known (MinJobAge 3600 s)
         assert info["JobState"] == rec["JobState"], (info, rec)
         gres = info.get("TresPerJob", "") + info.get("TresPerNode", "")
         if s.slurm_id in gpu_jobs:  # every job whose rule declares a GPU

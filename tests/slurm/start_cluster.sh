@@ -183,11 +183,12 @@ GresTypes=gpu
 MailProg=/bin/true
 ReturnToService=2
 # No slurmdbd: sacct does not work. Finished jobs stay visible to squeue/scontrol
-# for MinJobAge seconds (the slurm executor plugin's squeue status mode needs this),
+# for MinJobAge seconds (the slurm executor plugin's squeue status mode needs this; an hour,
+# so that the test can still `scontrol show` the first job of a 10-20 minute pipeline run),
 # and every finished job is written to the job completion log.
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
-MinJobAge=300
+MinJobAge=3600
 JobCompType=jobcomp/filetxt
 JobCompLoc=$STATE_DIR/log/jobcomp.log
 $NODE_LINE Gres=gpu:1 State=UNKNOWN
