@@ -15,8 +15,9 @@ min_version("9.0")
 
 # The library next to this Snakefile (src/styleflow) is the one the rules import, here and in
 # every job, also in a software environment built by `--sdm conda` (workflow/envs/styleflow.yaml
-# holds its dependencies, not styleflow itself). PYTHONPATH is extended, not required, so there
-# is nothing for an `envvars:` directive to assert.
+# holds its dependencies, not styleflow itself; the profiles say conda-not-block-search-path-envvars
+# so that conda jobs keep PYTHONPATH). PYTHONPATH is extended, not required, so there is nothing
+# for an `envvars:` directive to assert.
 SRC = os.path.join(workflow.basedir, "src")
 if os.path.isdir(os.path.join(SRC, "styleflow")):
     sys.path.insert(0, SRC)
