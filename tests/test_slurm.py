@@ -145,7 +145,7 @@ CASES = [
             compare_with_local=(
                 "results/prep/cuts/h40/frames/*.png",
                 "results/prep/cuts/h40/flow-dis/*.flo",
-                "results/prep/cuts/h40/masks-dis/*",
+                "results/prep/cuts/h40/masks-dis/*.pgm",  # cuts.json records file times: see same_cuts
                 "results/runs/cuts/swirls/h40/tiny/*/frames/*.png",
                 "results/images/runs/chelsea/swirls/h32/i3/gatys.png",
                 "results/images/layers/chelsea/swirls/h32.png",
@@ -365,6 +365,11 @@ def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tm
             assert files_a == files_b, f"{rel}: SLURM run has {files_a}, local run {files_b}"
             for f in files_a:
                 assert filecmp.cmp(workdir / f, local / f, shallow=False), f"{f} differs from the local run's"
+
+        if case.shots_of:  # the cuts found (cuts.json also records its inputs' file times)
+            a, b = (json.loads((d / case.shots_of / "cuts.json").read_text()) for d in (workdir, local))
+            for key in ("cuts", "consistent_fraction", "frame_count"):
+                assert a[key] == b[key], f"cuts.json {key}: SLURM run {a[key]}, local run {b[key]}"
 
     # 7. the shots of a clip with a cut ran as separate SLURM jobs (one per shot)
     if case.shots_of:
