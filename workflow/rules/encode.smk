@@ -2,6 +2,8 @@ rule encode:
     input:
         summary=f"{RUN}/run.json",
         content=f"{PREP}/frames",
+        # the source's sound is copied from the video itself (config encode: audio)
+        source=lambda wildcards: video_path(wildcards) if config["encode"]["audio"] else [],
     output:
         video=report(
             f"{RUN}/video.mp4",
@@ -18,6 +20,7 @@ rule encode:
     resources:
         mem_mb=1000,
     params:
+        audio=config["encode"]["audio"],
         frames=lambda wildcards, input: os.path.join(
             os.path.dirname(input.summary), "frames"
         ),

@@ -109,6 +109,8 @@ rule sidebyside:
     input:
         content=f"{PREP}/frames",
         videos=lambda wildcards: list(sidebyside_videos(wildcards).values()),
+        # the content clip's sound is copied from the video itself (config encode: audio)
+        source=lambda wildcards: video_path(wildcards) if config["encode"]["audio"] else [],
     output:
         video=f"{SIDEBYSIDE}.mp4",
         player=report(
@@ -127,5 +129,6 @@ rule sidebyside:
         mem_mb=2000,
     params:
         variants=lambda wildcards: list(sidebyside_videos(wildcards)),
+        audio=config["encode"]["audio"],
     script:
         "../scripts/sidebyside.py"

@@ -13,7 +13,7 @@ uint8 RGB arrays). The FFmpeg binary shipped by ``imageio-ffmpeg`` is run with a
   dropped repeats included; :mod:`styleflow.io.soundtrack`); given only ``fps``, at a constant
   rate. Frames are fed through FFmpeg's concat demuxer with one duration per frame
   (microseconds, so times never drift), in a 90 kHz track time base (exact for 24, 25, 30,
-  30000/1001, 50, 60 ... fps); the last frame's duration is set on its packet (``setts``).
+  30000/1001, 50, 60 ... fps); the last frame (a keyframe) lasts until ``end_time``.
 * **With the source's sound** (``audio=True``, the default, when ``meta`` is given and the source
   has sound): the span of the source's audio that the frames cover (``[pts[0], end_time)``),
   stream-copied when mp4 holds its codec
@@ -229,8 +229,9 @@ def _command(list_file: Path, timing: Timing, sound: Soundtrack | None, crf: int
     cmd += ["-map", "0:v:0"]
     if sound is not None:
         cmd += ["-map", f"1:{sound.stream}"]
-    # The last frame shows until the end of the span: set its packet's duration (the muxer takes
-    # the track's end from the last packet's pts + duration).
+    # The last frame shows until the end of the span: it is made a keyframe (so it is also the
+    # last packet in decoding order) and its packet lasts until the end (the muxer ends the track
+    # at the last packet's pts + duration; the frames before it are timed by their successors).
     end = f"{timing.duration:.6f}"
     cmd += [
         "-vf", (
@@ -238,7 +239,10 @@ def _command(list_file: Path, timing: Timing, sound: Soundtrack | None, crf: int
             "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"
         ),
         "-fps_mode", "passthrough", "-c:v", "libx264", "-preset", "medium", "-crf", str(int(crf)),
-        "-pix_fmt", "yuv420p", *COLOR_TAGS,
+        "-pix_fmt", "yuv420p", *COLOR_TAGS, "-force_key_frames", f"expr:eq(n,{len(timing.pts) - 1})",
+        # B-frames shift decoding times by the first frames' durations; with uneven durations the
+        # mp4's media duration then differs from its presentation, so varying timing goes without.
+        *([] if timing.constant_rate else ["-bf", "0"]),
         "-bsf:v", f"setts=pts=PTS:dts=DTS:duration='if(eq(NEXT_DTS,NOPTS),{end}/TB-PTS,DURATION)'",
         "-video_track_timescale", str(TIMESCALE),
     ]
@@ -259,19 +263,24 @@ def _encode(paths: Sequence[Path], out: Path, timing: Timing, sound: Soundtrack 
             with open(errors, "wb") as err:
                 proc = subprocess.Popen(_command(list_file, timing, sound, crf, tmp), stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=err, text=True)
+                done = 0
                 try:
                     assert proc.stdout is not None
                     for line in proc.stdout:  # -progress: key=value lines, "frame=N" among them
                         if line.startswith("frame=") and line[6:].strip().isdigit():
-                            bar.update(int(line[6:]) - bar.n)
+                            done = int(line[6:])
+                            bar.update(done - bar.n)
                     code = proc.wait()
                 finally:
                     if proc.poll() is None:
                         proc.kill()
                         proc.wait()
+            msg = " ".join(errors.read_text(encoding="utf-8", errors="replace").split())[-300:]
             if code != 0:
-                msg = " ".join(errors.read_text(encoding="utf-8", errors="replace").split())[-300:]
                 raise StyleflowError(f"{out}: FFmpeg failed ({msg or f'exit status {code}'})")
+            if done != len(paths):  # FFmpeg skips a frame it cannot decode
+                raise StyleflowError(f"{out}: FFmpeg failed, encoding {done} of {len(paths)} frames ({msg or 'a frame is damaged'}); "
+                                     "check the frames or make them again")
     finally:
         bar.close()
     return {"frames": len(paths), "duration": timing.duration, "fps": timing.fps,

@@ -78,6 +78,13 @@ class Timing:
         """Mean frames per second."""
         return len(self.pts) / self.duration
 
+    @property
+    def constant_rate(self) -> bool:
+        """Whether every frame lasts as long as the first (to a microsecond)."""
+        ticks = [round((t - self.pts[0]) * 1e6) for t in (*self.pts, self.end)]
+        steps = [b - a for a, b in zip(ticks, ticks[1:])]
+        return max(steps) - min(steps) <= 2
+
     def durations(self) -> list[float]:
         """Seconds each frame shows."""
         times = [*self.pts, self.end]
