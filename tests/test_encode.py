@@ -279,3 +279,19 @@ def test_side_by_side_has_the_content_clips_sound(tmp_path):
     assert streams(tmp_path / "grid.mp4")["audio"].startswith("mp3")
     assert container_duration(tmp_path / "grid.mp4") == pytest.approx(12 / FPS, abs=1 / FPS)
     assert len(frame_times(tmp_path / "grid.mp4")) == 12
+
+
+def test_config_key_encode_audio() -> None:
+    from snakemake.utils import validate
+
+    schema = str(Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml")
+    base = {"videos": {"v": {"path": "clip.mp4"}}, "styles": {"s": {"images": ["a.png"]}}, "resolutions": [64],
+            "budgets": {"b": {"first": 10, "later": 5}}, "variants": {"noInit": None}}
+    cfg = dict(base)
+    validate(cfg, schema)
+    assert cfg["encode"] == {"audio": True}
+    validate(cfg := dict(base, encode={"audio": False}), schema)
+    assert cfg["encode"] == {"audio": False}
+    for bad in ({"audio": "no"}, {"sound": False}):
+        with pytest.raises(Exception, match="audio|sound"):
+            validate(dict(base, encode=bad), schema)

@@ -168,12 +168,15 @@ def grid_for_runs(
     (variant → mp4), timed like the clip (its ``meta.json``) with its sound unless ``audio`` is
     False; plus the report's player page when asked."""
     from styleflow.eval.metrics import read_clip, read_video
-    from styleflow.io.frames import META_NAME
+    from styleflow.io.frames import read_meta
 
     clips = {name: read_video(path) for name, path in videos.items()}
     n = min(len(c) for c in clips.values()) if clips else None
     content = read_clip(content_dir)[:n]
-    meta = content_dir if (Path(content_dir) / META_NAME).is_file() else None
+    try:
+        meta: Mapping[str, Any] | None = read_meta(content_dir)
+    except StyleflowError:  # a folder of frames that extraction did not make: its fps only
+        meta = None
     summary = side_by_side(content, clips, out_mp4, clip_fps(content_dir), meta=meta, audio=audio)
     if out_html is not None:
         sound = " Unmute for the clip's sound." if summary["audio"] else ""
