@@ -87,8 +87,8 @@ def make_source(path: Path, seconds: float, audio: list[str] | None, video: str 
 
 
 def greys(n: int, h: int = 48, w: int = 64) -> list[np.ndarray]:
-    """Frame k is a uniform grey of level 20 + 6 k (recognisable after decoding)."""
-    return [np.full((h, w, 3), 20 + 6 * k, np.uint8) for k in range(n)]
+    """Frame k is a uniform grey of level 20 + 6 k (recognisable after decoding; cycling after 34)."""
+    return [np.full((h, w, 3), 20 + 6 * (k % 34), np.uint8) for k in range(n)]
 
 
 def clip_meta(source: Path, pts: list[float], end: float, **extra) -> dict:
@@ -210,6 +210,48 @@ def test_click_lines_up_with_flash_after_extraction(tmp_path):
     assert abs(click_at - flash_at) < 1 / FPS
     span = meta["end_time"] - meta["pts"][0] if "pts" in meta else 60 / FPS  # a dropped repeat makes it longer
     assert container_duration(tmp_path / "out.mp4") == pytest.approx(span, abs=1 / FPS)
+
+
+def test_a_codec_mp4_refuses_to_copy_is_re_encoded(tmp_path, monkeypatch):
+    import styleflow.io.soundtrack as soundtrack
+
+    monkeypatch.setattr(soundtrack, "MP4_AUDIO_CODECS", soundtrack.MP4_AUDIO_CODECS | {"adpcm_ms"})
+    source = make_source(tmp_path / "adpcm.avi", 2, [TONE, "-c:a", "adpcm_ms"])
+    meta = clip_meta(source, [k / FPS for k in range(10)], 10 / FPS)
+    assert meta["audio"]["codec"] == "adpcm_ms"
+    assert encode_arrays(greys(10), tmp_path / "out.mp4", meta=meta)["audio"] == "adpcm_ms → aac"
+    assert streams(tmp_path / "out.mp4")["audio"].startswith("aac")
+    first, last = onsets(sound(tmp_path / "out.mp4"))
+    assert first < 1 / FPS and abs(last - 10 / FPS) < 1 / FPS
+    # later in the clip
+    meta = clip_meta(source, [(15 + k) / FPS for k in range(10)], 25 / FPS)
+    assert encode_arrays(greys(10), tmp_path / "later.mp4", meta=meta)["audio"] == "adpcm_ms → aac"
+    first, last = onsets(sound(tmp_path / "later.mp4"))
+    assert first < 1 / FPS and abs(last - 10 / FPS) < 1 / FPS
+
+
+def test_cutting_after_decoding_from_the_start_keeps_sync(tmp_path):
+    """The last resort for a source FFmpeg cannot seek in: decode its sound from the beginning and cut."""
+    import dataclasses
+
+    from styleflow.io import encode as encoder
+    from styleflow.io.soundtrack import clip_soundtrack
+
+    flash = 75
+    click = f"aevalsrc='if(between(t,{flash / FPS},{flash / FPS}+0.002),0.9,0)':s={RATE}:d=4"
+    source = make_source(tmp_path / "click.mp4", 4, [click, "-c:a", "aac"])
+    pts = [(40 + k) / FPS for k in range(60)]
+    meta = clip_meta(source, pts, 100 / FPS)
+    timing = clip_timing(meta)
+    track = dataclasses.replace(clip_soundtrack(meta, timing), to_aac=True, seek=False)
+    paths = []
+    for k, img in enumerate(greys(60), start=1):
+        paths.append(tmp_path / f"frame_{k:06d}.png")
+        cv2.imwrite(str(paths[-1]), img)
+    assert encoder._encode(paths, tmp_path / "out.mp4", timing, track, False, 18)["audio"] == "aac → aac"
+    click_at, _ = onsets(sound(tmp_path / "out.mp4"), 0.3)
+    assert abs(click_at - (flash - 40) / FPS) < 1 / FPS
+    assert container_duration(tmp_path / "out.mp4") == pytest.approx(2.0, abs=1 / FPS)
 
 
 def test_no_audio_and_silent_sources(tmp_path):

@@ -23,6 +23,7 @@ uint8 RGB arrays). The FFmpeg binary shipped by ``imageio-ffmpeg`` is run with a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 import subprocess
@@ -224,8 +225,12 @@ def _concat_list(paths: Sequence[Path], timing: Timing) -> str:
 def _command(list_file: Path, timing: Timing, sound: Soundtrack | None, crf: int, out: Path) -> list[str]:
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-nostats", "-progress", "pipe:1",
            "-f", "concat", "-safe", "0", "-i", str(list_file)]
-    if sound is not None:
-        cmd += ["-ss", f"{sound.start:.6f}", "-t", f"{sound.duration:.6f}", "-i", str(sound.source)]
+    if sound is not None and sound.seek:
+        # no -ss at 0: some AVIs refuse a seek to 0 and FFmpeg then writes no sound
+        cmd += [*(["-ss", f"{sound.start:.6f}"] if sound.start > 1e-6 else []), "-t", f"{sound.duration:.6f}",
+                "-i", str(sound.source)]
+    elif sound is not None:
+        cmd += ["-i", str(sound.source)]
     cmd += ["-map", "0:v:0"]
     if sound is not None:
         cmd += ["-map", f"1:{sound.stream}"]
@@ -247,13 +252,44 @@ def _command(list_file: Path, timing: Timing, sound: Soundtrack | None, crf: int
         "-video_track_timescale", str(TIMESCALE),
     ]
     if sound is not None:
+        if not sound.seek:
+            cmd += ["-af", f"atrim=start={sound.start:.6f}:duration={sound.duration:.6f},asetpts=PTS-STARTPTS"]
         cmd += ["-c:a", "copy"] if sound.copy else ["-c:a", "aac", "-b:a", f"{sound.aac_bitrate_k}k"]
     return [*cmd, "-movflags", "+faststart", "-f", "mp4", str(out)]
 
 
 def _encode(paths: Sequence[Path], out: Path, timing: Timing, sound: Soundtrack | None, progress: bool,
             crf: int) -> dict[str, Any]:
-    """Run FFmpeg on ``paths`` (checked, one size) with ``timing`` and ``sound``; write ``out`` atomically."""
+    """Run FFmpeg on ``paths`` (checked, one size) with ``timing`` and ``sound``; write ``out`` atomically.
+    A stream that the mp4 muxer refuses to copy after all is re-encoded to AAC (one retry)."""
+    if sound is None:
+        return _run_ffmpeg(paths, out, timing, None, progress, crf)
+    # Copy the stream; if FFmpeg fails or writes no sound, re-encode it; if that fails too, decode the
+    # source from its beginning and cut (no seeking).
+    tries = [sound] + ([dataclasses.replace(sound, to_aac=True)] if sound.copy else [])
+    tries.append(dataclasses.replace(sound, to_aac=True, seek=False))
+    first: _SoundFailed | None = None
+    for attempt in tries:
+        try:
+            return _run_ffmpeg(paths, out, timing, attempt, progress, crf)
+        except _SoundFailed as exc:
+            first = first or exc
+    assert first is not None
+    raise StyleflowError(f"{first}; or encode without sound (--no-audio)")
+
+
+class _SoundFailed(StyleflowError):
+    """FFmpeg failed, or wrote no sound, while an audio stream was asked for (worth another way)."""
+
+
+def _has_audio(path: Path) -> bool:
+    run = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True, text=True,
+                         errors="replace")
+    return any(": Audio: " in line for line in run.stderr.splitlines())
+
+
+def _run_ffmpeg(paths: Sequence[Path], out: Path, timing: Timing, sound: Soundtrack | None, progress: bool,
+                crf: int) -> dict[str, Any]:
     bar = frame_bar(len(paths), f"encode {out.name}", progress)
     try:
         with atomic_path(out) as tmp, tempfile.TemporaryDirectory(prefix="styleflow-encode-") as work:
@@ -277,10 +313,13 @@ def _encode(paths: Sequence[Path], out: Path, timing: Timing, sound: Soundtrack 
                         proc.wait()
             msg = " ".join(errors.read_text(encoding="utf-8", errors="replace").split())[-300:]
             if code != 0:
-                raise StyleflowError(f"{out}: FFmpeg failed ({msg or f'exit status {code}'})")
+                failed = _SoundFailed if sound is not None else StyleflowError
+                raise failed(f"{out}: FFmpeg failed ({msg or f'exit status {code}'})")
             if done != len(paths):  # FFmpeg skips a frame it cannot decode
                 raise StyleflowError(f"{out}: FFmpeg failed, encoding {done} of {len(paths)} frames ({msg or 'a frame is damaged'}); "
                                      "check the frames or make them again")
+            if sound is not None and not _has_audio(tmp):
+                raise _SoundFailed(f"{out}: FFmpeg wrote no sound from {sound.source} ({msg or 'no message'})")
     finally:
         bar.close()
     return {"frames": len(paths), "duration": timing.duration, "fps": timing.fps,

@@ -108,11 +108,16 @@ class Soundtrack:
     channels: int | None
     start: float
     duration: float
+    #: re-encode to AAC even if mp4 names the codec (set when copying it failed)
+    to_aac: bool = False
+    #: seek to ``start`` in the source (fast); False: decode from its beginning and cut (for files
+    #: FFmpeg cannot seek in), which re-encodes
+    seek: bool = True
 
     @property
     def copy(self) -> bool:
         """Whether the stream goes into the mp4 as it is (else it is re-encoded to AAC)."""
-        return self.codec in MP4_AUDIO_CODECS
+        return self.codec in MP4_AUDIO_CODECS and not self.to_aac and self.seek
 
     @property
     def aac_bitrate_k(self) -> int:
