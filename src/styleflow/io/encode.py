@@ -17,7 +17,8 @@ uint8 RGB arrays). The FFmpeg binary shipped by ``imageio-ffmpeg`` is run with a
 * **With the source's sound** (``audio=True``, the default, when ``meta`` is given and the source
   has sound): the span of the source's audio that the frames cover (``[pts[0], end_time)``),
   stream-copied when mp4 holds its codec
-  (:data:`~styleflow.io.soundtrack.MP4_AUDIO_CODECS`), else re-encoded to AAC. A clip without
+  (:data:`~styleflow.io.soundtrack.MP4_AUDIO_CODECS`), else re-encoded to AAC (also when the copy
+  fails or comes out silent; last, decoded from the source's beginning and cut). A clip without
   sound stays without.
 """
 
