@@ -262,11 +262,12 @@ def _command(list_file: Path, timing: Timing, sound: Soundtrack | None, crf: int
 def _encode(paths: Sequence[Path], out: Path, timing: Timing, sound: Soundtrack | None, progress: bool,
             crf: int) -> dict[str, Any]:
     """Run FFmpeg on ``paths`` (checked, one size) with ``timing`` and ``sound``; write ``out`` atomically.
-    A stream that the mp4 muxer refuses to copy after all is re-encoded to AAC (one retry)."""
+
+    With sound, up to three ways are tried, the next only when FFmpeg fails or writes no sound:
+    copy the stream (when mp4 holds it), re-encode it to AAC, re-encode it after decoding the
+    source from its beginning and cutting (for files FFmpeg cannot seek in)."""
     if sound is None:
         return _run_ffmpeg(paths, out, timing, None, progress, crf)
-    # Copy the stream; if FFmpeg fails or writes no sound, re-encode it; if that fails too, decode the
-    # source from its beginning and cut (no seeking).
     tries = [sound] + ([dataclasses.replace(sound, to_aac=True)] if sound.copy else [])
     tries.append(dataclasses.replace(sound, to_aac=True, seek=False))
     first: _SoundFailed | None = None
