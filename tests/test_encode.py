@@ -254,6 +254,30 @@ def test_cutting_after_decoding_from_the_start_keeps_sync(tmp_path):
     assert container_duration(tmp_path / "out.mp4") == pytest.approx(2.0, abs=1 / FPS)
 
 
+def test_a_variable_rate_source_keeps_its_times_end_to_end(tmp_path):
+    """A clip whose frames pause 0.25 s after every 15th, with a tone: extracted from frame 10 on,
+    stylised frames (greys) come out at the source's times and with the tone over them."""
+    vfr = tmp_path / "vfr.mp4"
+    run = ffmpeg("-v", "error", "-f", "lavfi", "-i", f"testsrc=size=64x48:rate={FPS}:duration=2", "-f", "lavfi",
+                 "-i", TONE, "-map", "0:v", "-map", "1:a", "-vf", f"settb=1/1000,setpts='(N/{FPS} + 0.25*floor(N/15))/TB'",
+                 "-fps_mode", "passthrough", "-enc_time_base:v", "1/1000", "-video_track_timescale", "1000",
+                 "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-t", "4", vfr)
+    assert run.returncode == 0, run.stderr.decode()
+    meta = extract_frames(vfr, tmp_path / "frames", 48, start=10, max_frames=30, progress=False)
+    if "pts" not in meta:
+        pytest.skip("extraction does not record frame times (pts) yet")
+    source_times = [k / FPS + 0.25 * (k // 15) for k in range(10, 40)]
+    assert meta["pts"] == pytest.approx(source_times, abs=2e-3)  # (the file keeps milliseconds)
+    summary = encode_arrays(greys(30), tmp_path / "out.mp4", meta=tmp_path / "frames")
+    assert summary["audio"] == "aac (copied)"
+    shown = frame_times(tmp_path / "out.mp4")
+    assert np.allclose([t for t, _ in shown], np.array(meta["pts"]) - meta["pts"][0], atol=2e-5)
+    span = meta["end_time"] - meta["pts"][0]
+    assert container_duration(tmp_path / "out.mp4") == pytest.approx(span, abs=1 / FPS)
+    _, last = onsets(sound(tmp_path / "out.mp4"))
+    assert abs(last - span) < 1 / FPS
+
+
 def test_no_audio_and_silent_sources(tmp_path):
     source = make_source(tmp_path / "tone.mp4", 2, [TONE, "-c:a", "aac"])
     pts = [k / FPS for k in range(10)]
