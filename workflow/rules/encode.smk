@@ -2,8 +2,7 @@ rule encode:
     input:
         summary=f"{RUN}/run.json",
         content=f"{PREP}/frames",
-        # the source's sound is copied from the video itself (config encode: audio)
-        source=lambda wildcards: video_path(wildcards) if config["encode"]["audio"] else [],
+        source=sound_source,
     output:
         video=report(
             f"{RUN}/video.mp4",

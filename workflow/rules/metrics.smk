@@ -109,8 +109,7 @@ rule sidebyside:
     input:
         content=f"{PREP}/frames",
         videos=lambda wildcards: list(sidebyside_videos(wildcards).values()),
-        # the content clip's sound is copied from the video itself (config encode: audio)
-        source=lambda wildcards: video_path(wildcards) if config["encode"]["audio"] else [],
+        source=sound_source,  # the content clip's sound
     output:
         video=f"{SIDEBYSIDE}.mp4",
         player=report(
