@@ -70,23 +70,47 @@ def snap_fps(fps: float) -> float:
     return float(fps)
 
 
-def _source_fps(distinct_pts: Sequence[float], stated: float | None) -> tuple[float, bool]:
-    """The source's frame rate: from the median spacing of its pictures, else the stated one."""
+def _source_fps(distinct_pts: Sequence[float], info: dict[str, Any]) -> tuple[float, bool]:
+    """The source's frame rate (frames per second) and whether it is known.
+
+    When every gap between pictures is a whole number of slots of the stream's stated rate (its
+    time grid, ``tbr``), that rate: the gaps are held frames ("repeat previous" entries). Otherwise
+    (phone VFR) the rate of the median gap; with a single picture, the stated rate.
+    """
     gaps = np.diff(np.asarray(distinct_pts, dtype=np.float64))
     gaps = gaps[gaps > 0]
+    for stated in (info.get("tbr"), info.get("fps")):
+        if stated and math.isfinite(stated) and 0.0 < stated <= 1000.0:
+            slots = gaps * stated
+            if not gaps.size or np.all(np.abs(slots - np.round(slots)) < 0.1):
+                return snap_fps(float(stated)), True
     if gaps.size:
         fps = snap_fps(1.0 / float(np.median(gaps)))
         if 0.0 < fps <= 1000.0:
             return fps, True
-    if stated is not None and math.isfinite(stated) and 0.0 < stated <= 1000.0:
-        return float(stated), True
     return DEFAULT_FPS, False
 
 
 def _held_slots(distinct_pts: Sequence[float], fps: float) -> int:
-    """Frame slots at ``fps`` inside gaps between pictures (container "repeat previous" entries)."""
+    """Frame slots at ``fps`` inside gaps between distinct pictures: the source's held frames
+    (identical pictures and container "repeat previous" entries)."""
     gaps = np.diff(np.asarray(distinct_pts, dtype=np.float64)) * fps
     return int(np.clip(np.round(gaps) - 1, 0, None).sum()) if gaps.size else 0
+
+
+def _sequence_fps(pts: Sequence[float], end_time: float, vfr: bool, source_fps: float, step: int) -> float:
+    """Frame rate of the extracted sequence: ``source_fps / step`` when the frames sit on that
+    grid, the rate of their even spacing otherwise, the mean rate over the span when uneven."""
+    gaps = np.diff(np.asarray(pts, dtype=np.float64))
+    if not gaps.size:
+        return source_fps / step
+    if vfr:
+        span = end_time - pts[0]
+        return len(pts) / span if span > 0 else source_fps / step
+    typical = float(np.median(gaps))
+    if abs(typical * source_fps - step) < 0.02 * step:
+        return source_fps / step
+    return snap_fps(1.0 / typical)
 
 
 def is_uneven(times: Sequence[float]) -> bool:
@@ -175,8 +199,9 @@ def extract_frames(
         if end_time is None:  # the source ended
             _check_complete(video, info, reader, len(distinct))
             end_time = reader.end_time if reader.end_time is not None else (pts[-1] if pts else 0.0)
-            if info.get("audio") is None and info.get("duration"):
-                end_time = max(end_time, float(info["duration"]))  # trailing "repeat" entries (AVI)
+            slot = 1.0 / float(stated_fps or DEFAULT_FPS)
+            if info.get("audio") is None and info.get("duration") and info["duration"] - end_time > 0.5 * slot:
+                end_time = float(info["duration"])  # trailing "repeat" entries (AVI) still show the last picture
         written = len(pts)
         if written < min_frames:
             found = "no frames" if written == 0 else f"only {written} frame{'s' if written > 1 else ''}"
@@ -185,11 +210,10 @@ def extract_frames(
                 f"{video}: {found}{where} (step {step}); at least {min_frames} are needed — "
                 "check --start/--step or that the file is a complete video"
             )
-        source_fps, fps_known = _source_fps(distinct, stated_fps)
+        source_fps, fps_known = _source_fps(distinct, info)
         vfr = is_uneven(pts)
-        span = float(end_time) - pts[0]
         meta = {
-            "fps": (written / span if span > 0 else source_fps / step) if vfr else source_fps / step,
+            "fps": _sequence_fps(pts, float(end_time), vfr, source_fps, step),
             "source_fps": source_fps,
             "fps_known": fps_known,
             "source_width": int(src[1]),
@@ -205,7 +229,7 @@ def extract_frames(
             "source_start": pts[0],
             "end_time": round(float(end_time), 6),
             "vfr": vfr,
-            "repeats_dropped": reader.repeats + _held_slots(distinct, source_fps),
+            "repeats_dropped": max(reader.repeats, _held_slots(distinct, source_fps)),
             "audio": info.get("audio"),
             "color": dict(info["color"]),
             "decode_matrix": reader.matrix,

@@ -92,14 +92,14 @@ def _parse_video_line(line: str) -> dict[str, Any]:
     if rng is None:
         rng = "pc" if pix_fmt and pix_fmt.startswith("yuvj") else "tv"
     rate = float(fps.group(1)) if fps else None
-    if rate is None and tbr and not tbr.group(1).endswith("k"):
-        rate = float(tbr.group(1))
+    base = float(tbr.group(1)) if tbr and not tbr.group(1).endswith("k") else None
     return {
         "codec": codec.group(1) if codec else None,
         "pix_fmt": pix_fmt,
         "width": int(size.group(1)) if size else None,
         "height": int(size.group(2)) if size else None,
-        "fps": rate,
+        "fps": rate if rate is not None else base,
+        "tbr": base,
         "color": {"pix_fmt": pix_fmt, "range": rng, "matrix": matrix},
     }
 
@@ -111,6 +111,7 @@ def probe_video(path: str | os.PathLike[str]) -> dict[str, Any]:
 
         {"codec": "h264", "pix_fmt": "yuv420p", "width": 256, "height": 144,  # as stored
          "fps": 30.0,                        # the stream's average rate (None if not stated)
+         "tbr": 30.0,                        # its base rate: the grid its timestamps lie on (or None)
          "rotation": 90,                     # degrees clockwise to display it upright (0/90/180/270)
          "display_width": 144, "display_height": 256,   # after rotation
          "color": {"pix_fmt": "yuv420p", "range": "tv" | "pc", "matrix": "bt709" | None},
@@ -331,8 +332,11 @@ class VideoReader:
             self._thread.join(timeout=10.0)
 
     def failure(self) -> str:
-        """One line saying why FFmpeg stopped (its last complaint), or ''."""
-        return self.errors[-1][-200:] if self.errors else ""
+        """One line saying why FFmpeg stopped (its first specific complaint), or ''."""
+        generic = ("Task finished", "Terminating thread", "Conversion failed", "Nothing was written",
+                   "Could not open encoder", "Error opening output")
+        specific = [e for e in self.errors if not any(g in e for g in generic)] or self.errors
+        return re.sub(r"^\[[^\]]*\]\s*", "", specific[0])[:200] if specific else ""
 
 
 def _read_exactly(stream, size: int) -> bytes | None:
