@@ -226,6 +226,16 @@ def test_file_that_ends_early_says_how_far_it_got(tmp_path):
     assert not (tmp_path / "f").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_failed_extraction_removes_the_parents_it_made(tmp_path):
+    one = tmp_path / "one.mp4"
+    encode_arrays(distinct_frames(1), one, fps=10)
+    (tmp_path / "kept").mkdir()
+    for out in (tmp_path / "new" / "deeper" / "f", tmp_path / "kept" / "f"):
+        with pytest.raises(StyleflowError, match="only 1 frame"):
+            extract_frames(one, out, 24, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "one.mp4"] and not any((tmp_path / "kept").iterdir())
+
+
 def test_refused_video_leaves_no_work_folder(tmp_path, capsys):
     one = tmp_path / "one.mp4"
     encode_arrays(distinct_frames(1), one, fps=10)

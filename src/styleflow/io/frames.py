@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 
 from styleflow.errors import StyleflowError
-from styleflow.io.atomic import temporary_sibling, write_json
+from styleflow.io.atomic import removing_new_folders, temporary_sibling, write_json
 from styleflow.io.images import check_size, read_image, size_for_height
 from styleflow.io.layout import frame_name
 from styleflow.io.video import VideoReader, probe_video
@@ -164,14 +164,21 @@ def extract_frames(
             raise StyleflowError(f"--max-frames {max_frames}: at least {min_frames} frames are needed")
 
     info = probe_video(video)
+    size = size_for_height((int(info["display_height"]), int(info["display_width"]), 3), height, even=True)
+    tmp = temporary_sibling(out_dir)
+    with removing_new_folders(out_dir.resolve().parents):  # parents made for the output, if it fails
+        return _extract(video, info, tmp, out_dir, size, start, step, max_frames, progress, min_frames)
+
+
+def _extract(video: Path, info: dict[str, Any], tmp: Path, out_dir: Path, size: tuple[int, int], start: int,
+             step: int, max_frames: int | None, progress: bool, min_frames: int) -> dict:
+    """Decode into the hidden folder ``tmp``, write ``meta.json``, rename it to ``out_dir``."""
     src = (int(info["display_height"]), int(info["display_width"]))
-    size = size_for_height((*src, 3), height, even=True)
     stated_fps = info.get("fps")
     total = None
     if info.get("duration") and stated_fps:
         total = max(0, math.ceil((info["duration"] * stated_fps - start) / step))
         total = min(total, max_frames) if max_frames is not None else total
-    tmp = temporary_sibling(out_dir)
     try:
         tmp.mkdir(parents=True)
         bar = frame_bar(total, f"frames {video.name}", progress)
