@@ -220,7 +220,9 @@ class VideoReader:
     plus its duration, seconds), ``repeats`` the identical pictures skipped.
 
     Raises:
-        StyleflowError: see :func:`probe_video`; FFmpeg failing before the first picture.
+        StyleflowError: see :func:`probe_video`. A file FFmpeg stops decoding early just ends the
+            iteration: compare ``end_time`` with ``info["duration"]`` and read ``errors``
+            (:func:`styleflow.io.frames.extract_frames` does).
     """
 
     def __init__(self, path: str | os.PathLike[str], info: dict[str, Any] | None = None,
@@ -243,7 +245,8 @@ class VideoReader:
 
     def _command(self) -> list[str]:
         color = self.info["color"]
-        scale = "scale=flags=bicubic+accurate_rnd+full_chroma_int+full_chroma_inp"
+        # A fixed output size: a stream that changes size mid-way is scaled to its first size.
+        scale = f"scale={self.width}:{self.height}:flags=bicubic+accurate_rnd+full_chroma_int+full_chroma_inp"
         if _is_yuv(color.get("pix_fmt")):
             scale += f":in_color_matrix={self.matrix}:in_range={color.get('range') or 'tv'}:out_range=pc"
         return [
