@@ -161,15 +161,15 @@ def test_avi_with_repeat_slots_is_read_by_its_timestamps(tmp_path, lossless_src)
 def test_duplicated_frames_are_extracted_once(tmp_path):
     """A constant-rate file that stores each held picture again (what ``-fps_mode cfr`` writes)."""
     pictures = distinct_frames(12)
-    slots = [pictures[max(k for k, s in enumerate(SLOTS) if s <= t)] for t in range(27)]
+    slots = [pictures[max(k for k, s in enumerate(SLOTS) if s <= t)] for t in range(30)]  # last one held 4 slots
     cfr = tmp_path / "dups.avi"
     ffmpeg("-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "64x48", "-r", "15", "-i", "-", "-c:v", "ffv1", str(cfr),
            data=b"".join(f.tobytes() for f in slots))
     with VideoReader(cfr, drop_repeats=False) as reader:
-        assert sum(1 for _ in reader) == 27  # the file really holds every slot
+        assert sum(1 for _ in reader) == 30  # the file really holds every slot
     meta = extract_frames(cfr, tmp_path / "f", 48, progress=False)
-    assert meta["frame_count"] == 12 and meta["repeats_dropped"] == 15
-    assert meta["end_time"] == pytest.approx(27 / 15, abs=1e-3)
+    assert meta["frame_count"] == 12 and meta["repeats_dropped"] == 30 - 12
+    assert meta["end_time"] == pytest.approx(30 / 15, abs=1e-3)
     assert meta["pts"] == pytest.approx([s / 15 for s in SLOTS], abs=1e-3)
     frames = read_video(cfr)  # metrics see the same 12 pictures: no zero-motion pair
     assert len(frames) == 12

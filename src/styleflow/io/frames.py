@@ -203,12 +203,14 @@ def _extract(video: Path, info: dict[str, Any], tmp: Path, out_dir: Path, size: 
                 pts.append(round(frame.pts, 6))
                 bar.update(1)
         bar.close()
+        tail: list[float] = []
         if end_time is None:  # the source ended
             _check_complete(video, info, reader, len(distinct))
             end_time = reader.end_time if reader.end_time is not None else (pts[-1] if pts else 0.0)
             slot = 1.0 / float(stated_fps or DEFAULT_FPS)
             if info.get("audio") is None and info.get("duration") and info["duration"] - end_time > 0.5 * slot:
                 end_time = float(info["duration"])  # trailing "repeat" entries (AVI) still show the last picture
+            tail = [end_time]  # the slots after the last picture count as held too
         written = len(pts)
         if written < min_frames:
             found = "no frames" if written == 0 else f"only {written} frame{'s' if written > 1 else ''}"
@@ -236,7 +238,7 @@ def _extract(video: Path, info: dict[str, Any], tmp: Path, out_dir: Path, size: 
             "source_start": pts[0],
             "end_time": round(float(end_time), 6),
             "vfr": vfr,
-            "repeats_dropped": max(reader.repeats, _held_slots(distinct, source_fps)),
+            "repeats_dropped": max(reader.repeats, _held_slots(distinct + tail, source_fps)),
             "audio": info.get("audio"),
             "color": dict(info["color"]),
             "decode_matrix": reader.matrix,
