@@ -187,6 +187,17 @@ def test_vfr_mp4_keeps_its_times_and_step_start_count_pictures(tmp_path, lossles
     assert frame_times(read_meta(tmp_path / "f")) == (meta["pts"], meta["end_time"])
 
 
+def test_phone_like_jittered_times_are_kept(tmp_path, lossless_src):
+    jitter = tmp_path / "phone.mp4"
+    ffmpeg("-i", str(lossless_src), "-vf", "setpts='(N*6000+mod(N*37,11)*150)/(90000*TB)'", "-fps_mode", "passthrough",
+           "-enc_time_base", "1/90000", "-c:v", "libx264", "-qp", "0", str(jitter))
+    times = [(k * 6000 + (k * 37 % 11) * 150) / 90000 for k in range(12)]
+    meta = extract_frames(jitter, tmp_path / "f", 24, progress=False)
+    assert meta["pts"] == pytest.approx(times, abs=1e-3) and meta["frame_count"] == 12
+    assert meta["vfr"] is True and meta["repeats_dropped"] == 0
+    assert meta["source_fps"] == pytest.approx(11 / (times[-1] - times[0]), rel=0.01)
+
+
 def test_constant_rate_clip_keeps_its_rate(tmp_path, lossless_src):
     meta = extract_frames(lossless_src, tmp_path / "f", 24, step=3, progress=False)
     assert meta["pts"] == pytest.approx([k / 5 for k in range(4)], abs=1e-3)

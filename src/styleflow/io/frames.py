@@ -75,7 +75,7 @@ def _source_fps(distinct_pts: Sequence[float], info: dict[str, Any]) -> tuple[fl
 
     When every gap between pictures is a whole number of slots of the stream's stated rate (its
     time grid, ``tbr``), that rate: the gaps are held frames ("repeat previous" entries). Otherwise
-    (phone VFR) the rate of the median gap; with a single picture, the stated rate.
+    (phone VFR) the mean rate of the pictures; with a single picture, the stated rate.
     """
     gaps = np.diff(np.asarray(distinct_pts, dtype=np.float64))
     gaps = gaps[gaps > 0]
@@ -85,7 +85,7 @@ def _source_fps(distinct_pts: Sequence[float], info: dict[str, Any]) -> tuple[fl
             if not gaps.size or np.all(np.abs(slots - np.round(slots)) < 0.1):
                 return snap_fps(float(stated)), True
     if gaps.size:
-        fps = snap_fps(1.0 / float(np.median(gaps)))
+        fps = snap_fps(float(gaps.size / gaps.sum()))  # the mean rate (phone clips jitter around it)
         if 0.0 < fps <= 1000.0:
             return fps, True
     return DEFAULT_FPS, False
