@@ -19,7 +19,8 @@ digits, so name order is time order) plus ``meta.json``::
      "audio": null | {"codec": "aac", "channels": 2, "sample_rate": 48000, "index": 1},
      "color": {"pix_fmt": "yuv420p", "range": "tv" | "pc", "matrix": "bt709" | null},  # as tagged
      "decode_matrix": "bt601",      # the YUV matrix the frames were converted with
-     "rotation": 0}                 # degrees clockwise the source is turned for display (applied)
+     "rotation": 0,                 # degrees clockwise the source is turned for display (applied)
+     "decoder": "styleflow.io.video/1"}  # what made the frames
 
 ``start``, ``step`` and ``max_frames`` count *distinct* pictures (repeats are skipped first).
 Decoding is :class:`styleflow.io.video.VideoReader` (the project's one decoder). Extraction streams
@@ -48,6 +49,9 @@ from styleflow.io.video import VideoReader, probe_video
 from styleflow.progress import frame_bar
 
 META_NAME = "meta.json"
+#: Recorded in ``meta.json``: which decoder made the frames (frames made before, by OpenCV, are
+#: extracted again by ``styleflow video``: no times, about one level darker).
+DECODER = "styleflow.io.video/1"
 META_KEYS = ("fps", "source_width", "source_height", "width", "height", "frame_count", "start", "step", "source")
 #: Fallback when a container does not state its frame rate.
 DEFAULT_FPS = 25.0
@@ -243,6 +247,7 @@ def _extract(video: Path, info: dict[str, Any], tmp: Path, out_dir: Path, size: 
             "color": dict(info["color"]),
             "decode_matrix": reader.matrix,
             "rotation": int(info.get("rotation") or 0),
+            "decoder": DECODER,
         }
         write_json(tmp / META_NAME, meta)
         _replace_dir(tmp, out_dir)

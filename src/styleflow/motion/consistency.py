@@ -29,7 +29,6 @@ from styleflow.errors import StyleflowError
 from styleflow.io.atomic import atomic_path
 from styleflow.io.flo import read_flo
 from styleflow.io.frames import FrameCache
-from styleflow.progress import frame_bar
 from styleflow.io.layout import ClipPaths, list_frames
 from styleflow.io.records import read_record, record_matches
 from styleflow.motion.cuts import (
