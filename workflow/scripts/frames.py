@@ -16,4 +16,4 @@ meta = extract_frames(
     max_frames=clip["max_frames"],
     progress=False,
 )
-print(meta)
+print({k: v for k, v in meta.items() if k != "pts"})  # the times are in meta.json

@@ -69,7 +69,7 @@ VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".gif"}
 def read_clip(path: str | os.PathLike[str], max_frames: int | None = None) -> list[np.ndarray]:
     """Frames of a clip as ``(H, W, 3)`` float32 RGB in [0, 1].
 
-    ``path`` is a video file (decoded with the ffmpeg of ``imageio-ffmpeg``) or a folder of
+    ``path`` is a video file (decoded by :func:`read_video`) or a folder of
     images: ``frame_NNNNNN.png`` when present, else every PNG/JPEG in name order.
     """
     p = Path(path)
@@ -88,26 +88,24 @@ def read_clip(path: str | os.PathLike[str], max_frames: int | None = None) -> li
 
 
 def read_video(path: str | os.PathLike[str], max_frames: int | None = None) -> list[np.ndarray]:
-    """Decode a video file into ``(H, W, 3)`` float32 RGB frames in [0, 1]."""
-    import imageio_ffmpeg
+    """Decode a video file into ``(H, W, 3)`` float32 RGB frames in [0, 1].
+
+    Uses the project's one decoder (:class:`styleflow.io.video.VideoReader`) with the same timing
+    as frame extraction: pictures at their timestamps, a picture identical to the previous one (a
+    held frame) skipped, so no pair of frames is a zero-motion repeat.
+    """
+    from styleflow.io.video import VideoReader
 
     p = Path(path)
-    if p.stat().st_size == 0:
-        raise StyleflowError(f"{p}: the video file is empty")
     frames: list[np.ndarray] = []
-    try:
-        reader = imageio_ffmpeg.read_frames(str(p), pix_fmt="rgb24")
-        meta = next(reader)
-        w, h = meta["size"]
-        for raw in reader:
-            frames.append(np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3).astype(np.float32) / 255.0)
+    with VideoReader(p) as reader:
+        for frame in reader:
+            frames.append(frame.rgb.astype(np.float32) / 255.0)
             if max_frames and len(frames) >= max_frames:
-                reader.close()
                 break
-    except (OSError, RuntimeError, StopIteration) as exc:
-        raise StyleflowError(f"{p}: not a readable video ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     if not frames:
-        raise StyleflowError(f"{p}: the video has no frames")
+        why = reader.failure()
+        raise StyleflowError(f"{p}: the video has no frames that FFmpeg can decode{f' ({why})' if why else ''}")
     return frames
 
 

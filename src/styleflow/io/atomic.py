@@ -11,7 +11,7 @@ import os
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 
 def temporary_sibling(path: Path) -> Path:
@@ -49,3 +49,33 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+@contextmanager
+def removing_new_folders(folders: Sequence[str | os.PathLike[str]]) -> Iterator[None]:
+    """On an exception in the block, remove those of ``folders`` that did not exist when it began
+    and are empty, or hold only empty folders, when it fails (deepest first); then re-raise.
+
+    For stages that create folders (an output's parents, a work folder) before they know whether
+    the input is usable: a failure leaves no empty folder behind, while anything written into
+    them (resumable state) stays.
+    """
+    new = [Path(f) for f in folders if not Path(f).exists()]
+    try:
+        yield
+    except BaseException:
+        for folder in sorted(new, key=lambda f: len(f.parts), reverse=True):
+            _remove_if_empty(folder)
+        raise
+
+
+def _remove_if_empty(folder: Path) -> None:
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    for sub in folder.iterdir():
+        if sub.is_dir():
+            _remove_if_empty(sub)
+    try:
+        folder.rmdir()
+    except OSError:  # not empty: keep it
+        pass

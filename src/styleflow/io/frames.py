@@ -3,13 +3,29 @@
 Frames are written as ``frame_000001.png``, ``frame_000002.png`` ... (1-based, zero-padded to six
 digits, so name order is time order) plus ``meta.json``::
 
-    {"fps": 30.0,            # frames per second of the extracted sequence (source fps / step)
-     "source_fps": 30.0, "source_width": 960, "source_height": 540,
+    {"fps": 30.0,            # frame rate of the extracted sequence: source fps / step; for a
+                             # variable-rate result (``vfr``) the mean rate frame_count / span
+     "source_fps": 30.0, "fps_known": true, "source_width": 960, "source_height": 540,  # upright
      "width": 256, "height": 144,   # extracted size in pixels, both even
-     "frame_count": 48, "start": 0, "step": 1, "max_frames": null, "source": "/path/clip.mp4"}
+     "frame_count": 48, "start": 0, "step": 1, "max_frames": null, "source": "/path/clip.mp4",
+     "pts": [0.0, 0.0333, ...],     # presentation time of each extracted frame, seconds from the
+                                    # source's start (the source's own clock, VFR kept)
+     "source_start": 0.0,           # pts of the first extracted frame
+     "end_time": 1.6,               # when the last extracted frame stops showing: the pts of the
+                                    # next frame it stands for (start + step ...), or the source's end
+     "vfr": false,                  # the extracted frames are not evenly spaced in time
+     "repeats_dropped": 0,          # source frame slots that only repeated the previous picture
+                                    # (identical pictures, container "repeat" entries): not extracted
+     "audio": null | {"codec": "aac", "channels": 2, "sample_rate": 48000, "index": 1},
+     "color": {"pix_fmt": "yuv420p", "range": "tv" | "pc", "matrix": "bt709" | null},  # as tagged
+     "decode_matrix": "bt601",      # the YUV matrix the frames were converted with
+     "rotation": 0,                 # degrees clockwise the source is turned for display (applied)
+     "decoder": "styleflow.io.video/1"}  # what made the frames
 
-Extraction streams (one decoded frame in memory at a time) and writes into a hidden temporary
-folder that is renamed to the destination only when complete. Encoding is :mod:`styleflow.io.encode`.
+``start``, ``step`` and ``max_frames`` count *distinct* pictures (repeats are skipped first).
+Decoding is :class:`styleflow.io.video.VideoReader` (the project's one decoder). Extraction streams
+(one decoded frame in memory at a time) and writes into a hidden temporary folder that is renamed to
+the destination only when complete. Encoding is :mod:`styleflow.io.encode`.
 """
 
 from __future__ import annotations
@@ -26,16 +42,16 @@ import cv2
 import numpy as np
 
 from styleflow.errors import StyleflowError
-from styleflow.io.atomic import temporary_sibling, write_json
+from styleflow.io.atomic import removing_new_folders, temporary_sibling, write_json
 from styleflow.io.images import check_size, read_image, size_for_height
 from styleflow.io.layout import frame_name
+from styleflow.io.video import VideoReader, probe_video
 from styleflow.progress import frame_bar
 
-# Silence libav's own messages about damaged input (we raise one clear error instead); read by
-# OpenCV when its FFmpeg backend first starts, so set before any capture is opened.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
 META_NAME = "meta.json"
+#: Recorded in ``meta.json``: which decoder made the frames (frames made before, by OpenCV, are
+#: extracted again by ``styleflow video``: no times, about one level darker).
+DECODER = "styleflow.io.video/1"
 META_KEYS = ("fps", "source_width", "source_height", "width", "height", "frame_count", "start", "step", "source")
 #: Fallback when a container does not state its frame rate.
 DEFAULT_FPS = 25.0
@@ -50,26 +66,64 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
     return int(value)
 
 
-def _open_video(video: Path) -> cv2.VideoCapture:
-    if not video.exists():
-        raise StyleflowError(f"{video}: no such video file")
-    if video.is_dir():
-        raise StyleflowError(f"{video}: is a folder, expected a video file (mp4, avi, mov, webm)")
-    if video.stat().st_size == 0:
-        raise StyleflowError(f"{video}: the file is empty, expected a video (mp4, avi, mov, webm)")
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # we report failures ourselves
-    try:
-        cap = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
-    finally:
-        cv2.utils.logging.setLogLevel(level)
-    if not cap.isOpened():
-        cap.release()
-        raise StyleflowError(
-            f"{video}: not a video that FFmpeg can read (corrupt, truncated or not a video); "
-            "check the file or re-encode it, e.g. to H.264 mp4"
-        )
-    return cap
+def snap_fps(fps: float) -> float:
+    """A measured frame rate snapped to the whole or NTSC (N·1000/1001) rate it is within 0.05 % of."""
+    for candidate in (round(fps), round(fps * 1.001) / 1.001):
+        if candidate > 0 and abs(fps - candidate) <= 5e-4 * candidate:
+            return float(candidate)
+    return float(fps)
+
+
+def _source_fps(distinct_pts: Sequence[float], info: dict[str, Any]) -> tuple[float, bool]:
+    """The source's frame rate (frames per second) and whether it is known.
+
+    When every gap between pictures is a whole number of slots of the stream's stated rate (its
+    time grid, ``tbr``), that rate: the gaps are held frames ("repeat previous" entries). Otherwise
+    (phone VFR) the mean rate of the pictures; with a single picture, the stated rate.
+    """
+    gaps = np.diff(np.asarray(distinct_pts, dtype=np.float64))
+    gaps = gaps[gaps > 0]
+    for stated in (info.get("tbr"), info.get("fps")):
+        if stated and math.isfinite(stated) and 0.0 < stated <= 1000.0:
+            slots = gaps * stated
+            if not gaps.size or np.all(np.abs(slots - np.round(slots)) < 0.1):
+                return snap_fps(float(stated)), True
+    if gaps.size:
+        fps = snap_fps(float(gaps.size / gaps.sum()))  # the mean rate (phone clips jitter around it)
+        if 0.0 < fps <= 1000.0:
+            return fps, True
+    return DEFAULT_FPS, False
+
+
+def _held_slots(distinct_pts: Sequence[float], fps: float) -> int:
+    """Frame slots at ``fps`` inside gaps between distinct pictures: the source's held frames
+    (identical pictures and container "repeat previous" entries)."""
+    gaps = np.diff(np.asarray(distinct_pts, dtype=np.float64)) * fps
+    return int(np.clip(np.round(gaps) - 1, 0, None).sum()) if gaps.size else 0
+
+
+def _sequence_fps(pts: Sequence[float], end_time: float, vfr: bool, source_fps: float, step: int) -> float:
+    """Frame rate of the extracted sequence: ``source_fps / step`` when the frames sit on that
+    grid, the rate of their even spacing otherwise, the mean rate over the span when uneven."""
+    gaps = np.diff(np.asarray(pts, dtype=np.float64))
+    if not gaps.size:
+        return source_fps / step
+    if vfr:
+        span = end_time - pts[0]
+        return len(pts) / span if span > 0 else source_fps / step
+    typical = float(np.median(gaps))
+    if abs(typical * source_fps - step) < 0.02 * step:
+        return source_fps / step
+    return snap_fps(1.0 / typical)
+
+
+def is_uneven(times: Sequence[float]) -> bool:
+    """True when consecutive ``times`` are not evenly spaced (beyond 1 ms or 2 % of the spacing)."""
+    gaps = np.diff(np.asarray(times, dtype=np.float64))
+    if gaps.size < 1:
+        return False
+    typical = float(np.median(gaps))
+    return bool(np.max(np.abs(gaps - typical)) > max(1e-3, 0.02 * typical))
 
 
 def extract_frames(
@@ -85,21 +139,23 @@ def extract_frames(
     """Decode ``video`` and write its frames at ``height`` pixels into ``out_dir``.
 
     Args:
-        video: any file OpenCV's FFmpeg backend reads (mp4, avi, mov, webm; H.264, MPEG-4, VP9 ...).
+        video: any file FFmpeg reads (mp4, avi, mov, mkv, webm; H.264, HEVC, MPEG-4, VP9 ...,
+            8 or 10 bit); shown upright (display matrix applied), pictures at their timestamps.
         out_dir: destination folder; created (replaced if it exists) only when extraction succeeds.
         height: output height in pixels; the width keeps the aspect ratio; both rounded to even.
-        start: 0-based index of the first source frame to keep.
-        step: keep every ``step``-th frame from ``start`` (the recorded fps is divided by it).
+        start: 0-based index of the first distinct source picture to keep.
+        step: keep every ``step``-th picture from ``start``.
         max_frames: keep at most this many frames (None: all).
-        progress: show a tqdm progress bar on stderr.
+        progress: show a progress bar with rate and ETA on stderr (a terminal only).
         min_frames: fewer frames than this is an error (video stages need a pair).
 
     Returns:
         The metadata written to ``out_dir/meta.json`` (see the module docstring).
 
     Raises:
-        StyleflowError: missing/empty/non-video file, too few frames, a frame size change
-            mid-stream, or bad options. Nothing is left under ``out_dir`` then.
+        StyleflowError: missing/empty/non-video file, a file that ends early or fails to decode
+            (saying how many frames decoded and up to which time), too few frames, or bad
+            options. Nothing is left under ``out_dir`` then.
     """
     video = Path(video)
     out_dir = Path(out_dir)
@@ -111,61 +167,55 @@ def extract_frames(
         if max_frames < min_frames:
             raise StyleflowError(f"--max-frames {max_frames}: at least {min_frames} frames are needed")
 
-    cap = _open_video(video)
+    info = probe_video(video)
+    size = size_for_height((int(info["display_height"]), int(info["display_width"]), 3), height, even=True)
     tmp = temporary_sibling(out_dir)
+    with removing_new_folders(out_dir.resolve().parents):  # parents made for the output, if it fails
+        return _extract(video, info, tmp, out_dir, size, start, step, max_frames, progress, min_frames)
+
+
+def _extract(video: Path, info: dict[str, Any], tmp: Path, out_dir: Path, size: tuple[int, int], start: int,
+             step: int, max_frames: int | None, progress: bool, min_frames: int) -> dict:
+    """Decode into the hidden folder ``tmp``, write ``meta.json``, rename it to ``out_dir``."""
+    src = (int(info["display_height"]), int(info["display_width"]))
+    stated_fps = info.get("fps")
+    total = None
+    if info.get("duration") and stated_fps:
+        total = max(0, math.ceil((info["duration"] * stated_fps - start) / step))
+        total = min(total, max_frames) if max_frames is not None else total
     try:
-        source_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        fps_known = math.isfinite(source_fps) and 0.0 < source_fps <= 1000.0
-        if not fps_known:
-            source_fps = DEFAULT_FPS
-        estimate = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        total = None
-        if estimate > start:
-            total = (estimate - start + step - 1) // step
-            if max_frames is not None:
-                total = min(total, max_frames)
         tmp.mkdir(parents=True)
         bar = frame_bar(total, f"frames {video.name}", progress)
-        src_size: tuple[int, int] | None = None
-        size: tuple[int, int] | None = None
-        index = -1
-        written = 0
-        while max_frames is None or written < max_frames:
-            index += 1
-            keep = index >= start and (index - start) % step == 0
-            if not keep:
-                if not cap.grab():
+        distinct: list[float] = []  # pts of every distinct picture decoded
+        pts: list[float] = []  # pts of the extracted ones
+        end_time: float | None = None
+        with VideoReader(video, info) as reader:
+            for index, frame in enumerate(reader):
+                distinct.append(frame.pts)
+                if index < start or (index - start) % step:
+                    continue
+                if max_frames is not None and len(pts) >= max_frames:
+                    end_time = frame.pts  # the next frame the last one stands for begins here
                     break
-                continue
-            ok, bgr = cap.read()
-            if not ok or bgr is None:
-                break
-            if bgr.ndim == 2:
-                bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
-            if src_size is None:
-                src_size = bgr.shape[:2]
-                size = size_for_height(bgr.shape, height, even=True)
-            elif bgr.shape[:2] != src_size:
-                raise StyleflowError(
-                    f"{video}: frame {index} is {bgr.shape[1]}x{bgr.shape[0]} but earlier frames are "
-                    f"{src_size[1]}x{src_size[0]}; re-encode the video at one size"
-                )
-            assert size is not None
-            if size != bgr.shape[:2]:
-                shrink = size[0] * size[1] < bgr.shape[0] * bgr.shape[1]
-                bgr = cv2.resize(bgr, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-            written += 1
-            dest = tmp / frame_name(written)
-            if not cv2.imwrite(str(dest), bgr):
-                raise StyleflowError(f"{out_dir}: could not write {dest.name}; is the disk full or read-only?")
-            bar.update(1)
+                rgb = frame.rgb
+                if size != rgb.shape[:2]:
+                    shrink = size[0] * size[1] < rgb.shape[0] * rgb.shape[1]
+                    rgb = cv2.resize(rgb, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+                dest = tmp / frame_name(len(pts) + 1)
+                if not cv2.imwrite(str(dest), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+                    raise StyleflowError(f"{out_dir}: could not write {dest.name}; is the disk full or read-only?")
+                pts.append(round(frame.pts, 6))
+                bar.update(1)
         bar.close()
-        complete = max_frames is not None and written >= max_frames
-        if not complete and estimate > 0 and index < estimate - max(2, estimate // 20):
-            raise StyleflowError(
-                f"{video}: truncated or corrupt — the container announces {estimate} frames but only "
-                f"{index} could be decoded; re-download or re-encode the video"
-            )
+        tail: list[float] = []
+        if end_time is None:  # the source ended
+            _check_complete(video, info, reader, len(distinct))
+            end_time = reader.end_time if reader.end_time is not None else (pts[-1] if pts else 0.0)
+            slot = 1.0 / float(stated_fps or DEFAULT_FPS)
+            if info.get("audio") is None and info.get("duration") and info["duration"] - end_time > 0.5 * slot:
+                end_time = float(info["duration"])  # trailing "repeat" entries (AVI) still show the last picture
+            tail = [end_time]  # the slots after the last picture count as held too
+        written = len(pts)
         if written < min_frames:
             found = "no frames" if written == 0 else f"only {written} frame{'s' if written > 1 else ''}"
             where = f" from frame {start}" if start else ""
@@ -173,13 +223,14 @@ def extract_frames(
                 f"{video}: {found}{where} (step {step}); at least {min_frames} are needed — "
                 "check --start/--step or that the file is a complete video"
             )
-        assert src_size is not None and size is not None
+        source_fps, fps_known = _source_fps(distinct, info)
+        vfr = is_uneven(pts)
         meta = {
-            "fps": source_fps / step,
+            "fps": _sequence_fps(pts, float(end_time), vfr, source_fps, step),
             "source_fps": source_fps,
             "fps_known": fps_known,
-            "source_width": int(src_size[1]),
-            "source_height": int(src_size[0]),
+            "source_width": int(src[1]),
+            "source_height": int(src[0]),
             "width": int(size[1]),
             "height": int(size[0]),
             "frame_count": written,
@@ -187,6 +238,16 @@ def extract_frames(
             "step": step,
             "max_frames": max_frames,
             "source": str(video.resolve()),
+            "pts": pts,
+            "source_start": pts[0],
+            "end_time": round(float(end_time), 6),
+            "vfr": vfr,
+            "repeats_dropped": max(reader.repeats, _held_slots(distinct + tail, source_fps)),
+            "audio": info.get("audio"),
+            "color": dict(info["color"]),
+            "decode_matrix": reader.matrix,
+            "rotation": int(info.get("rotation") or 0),
+            "decoder": DECODER,
         }
         write_json(tmp / META_NAME, meta)
         _replace_dir(tmp, out_dir)
@@ -194,8 +255,23 @@ def extract_frames(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    finally:
-        cap.release()
+
+
+def _check_complete(video: Path, info: dict[str, Any], reader: VideoReader, decoded: int) -> None:
+    """Raise if decoding stopped before the container's end (a truncated or damaged file)."""
+    expected = info.get("duration")
+    reached = reader.end_time or 0.0
+    rate = info.get("fps") or DEFAULT_FPS
+    short = expected is not None and reached < expected - max(2.0 / rate, 0.05 * expected)
+    failed = reader.returncode not in (0, None)
+    # A video stream shorter than an audio track is legitimate when FFmpeg did not complain.
+    if (failed and (short or decoded == 0)) or (short and (reader.errors or info.get("audio") is None)):
+        why = reader.failure() or (f"FFmpeg exit status {reader.returncode}" if failed else "the stream ends early")
+        of = f" of the {expected:.2f} s the container announces" if expected else ""
+        raise StyleflowError(
+            f"{video}: truncated or corrupt — {decoded} frames decoded, up to {reached:.2f} s{of} ({why}); "
+            "re-download or re-encode the video"
+        )
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
@@ -229,6 +305,17 @@ def read_meta(frames_dir: str | os.PathLike[str]) -> dict:
     if missing:
         raise StyleflowError(f"{path}: missing {', '.join(missing)}; extract the frames again")
     return meta
+
+
+def frame_times(meta: dict[str, Any]) -> tuple[list[float], float]:
+    """``(pts, end_time)`` of a frames folder's metadata, seconds: each frame's presentation time
+    and when the last one stops showing. A ``meta.json`` written before timestamps were recorded
+    (no ``pts``) gives evenly spaced times at its ``fps`` from 0."""
+    n = int(meta["frame_count"])
+    if isinstance(meta.get("pts"), list) and len(meta["pts"]) == n and meta.get("end_time") is not None:
+        return [float(t) for t in meta["pts"]], float(meta["end_time"])
+    fps = float(meta["fps"])
+    return [k / fps for k in range(n)], n / fps
 
 
 # --- reading frames back --------------------------------------------------------------------

@@ -13,6 +13,10 @@ Preparing the clip (frames, flow, masks) is :func:`prepare_clip`, the one such p
 workflow. The run hash covers everything that changes the stylised frames (styles, weights,
 budgets, variant, options, seed), so a changed setting starts a new run folder instead of mixing
 results.
+
+A call that fails leaves nothing it created except resumable state: the folders it made that are
+still empty when it fails (the whole work folder when the video is refused, an unused run folder)
+are removed; completed flows and stylised frames stay for the next call to reuse.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from styleflow.errors import StyleflowError
+from styleflow.io.atomic import removing_new_folders
 from styleflow.io.encode import encode_video
-from styleflow.io.frames import extract_frames, read_meta
+from styleflow.io.frames import DECODER, extract_frames, read_meta
 from styleflow.io.images import size_for_height
 from styleflow.io.layout import ClipPaths, list_frames
 from styleflow.io.records import record_matches
@@ -70,7 +75,8 @@ def prepare_clip(
     clip = ClipPaths(Path(prep_dir) / "frames", Path(prep_dir) / f"flow-{flow_method}",
                      Path(prep_dir) / f"masks-{flow_method}")  # fmt: skip
     wanted = {"height": size_for_height((height, 1), height, even=True)[0],  # as extract_frames records it
-              "start": start, "step": step, "max_frames": max_frames, "source": str(Path(video).resolve())}
+              "start": start, "step": step, "max_frames": max_frames, "source": str(Path(video).resolve()),
+              "decoder": DECODER}
     try:
         list_frames(clip.frames)
         frames_ok = record_matches(clip.meta, wanted, keys=wanted)
@@ -117,20 +123,21 @@ def stylize_video(
     name, video_settings, _ = resolve_variant(variant)  # fail early on a bad variant
     work = Path(work_dir) if work_dir is not None else default_work_dir(out)
     prep = work / f"h{height}-start{start}-step{step}-n{max_frames or 'all'}"
-    clip = prepare_clip(video, prep, height, start=start, step=step, max_frames=max_frames, flow_method=flow_method,
-                        offsets=[1, *video_settings.long_term], progress=progress)
-    meta = read_meta(clip.frames)
-
     key = run_key({
         "styles": [str(Path(s).resolve()) for s in styles], "style_weights": style_weights, "variant": variant,
         "first_iterations": first_iterations, "iterations": iterations, "options": dict(options or {}), "seed": seed,
     })
     run_dir = prep / "runs" / f"{name}-{key}"
-    record = stylize_clip(
-        clip, styles, run_dir, style_weights=style_weights, variant=variant, first_iterations=first_iterations,
-        iterations=iterations, options=options, device=device, seed=seed, progress=progress,
-    )
-    encoded = encode_video(run_dir, out, meta=clip.frames, audio=audio, progress=progress)
+    with removing_new_folders([work, prep, prep / "frames", prep / f"flow-{flow_method}",
+                               prep / f"masks-{flow_method}", prep / "runs", run_dir]):
+        clip = prepare_clip(video, prep, height, start=start, step=step, max_frames=max_frames,
+                            flow_method=flow_method, offsets=[1, *video_settings.long_term], progress=progress)
+        meta = read_meta(clip.frames)
+        record = stylize_clip(
+            clip, styles, run_dir, style_weights=style_weights, variant=variant, first_iterations=first_iterations,
+            iterations=iterations, options=options, device=device, seed=seed, progress=progress,
+        )
+        encoded = encode_video(run_dir, out, meta=clip.frames, audio=audio, progress=progress)
     record.update({"video": str(video), "output": str(out), "run_dir": str(run_dir), "fps": meta["fps"],
                    "audio": encoded["audio"], "duration": encoded["duration"]})
     return record
