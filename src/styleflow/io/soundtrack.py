@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import math
 import os
-import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from styleflow.errors import StyleflowError
-from styleflow.io.video import ffmpeg_exe
+from styleflow.io.video import probe_video
 
 #: Audio codecs that an mp4 holds and browsers or common players decode: stream-copied.
 #: Anything else (PCM, Vorbis, MP2, DTS, ...) is re-encoded to AAC.
@@ -80,10 +78,11 @@ class Timing:
 
     @property
     def constant_rate(self) -> bool:
-        """Whether every frame lasts as long as the first (to a microsecond)."""
-        ticks = [round((t - self.pts[0]) * 1e6) for t in (*self.pts, self.end)]
-        steps = [b - a for a, b in zip(ticks, ticks[1:])]
-        return max(steps) - min(steps) <= 2
+        """Whether the frames are evenly spaced (:func:`styleflow.io.frames.is_uneven`: within
+        1 ms or 2 % of the spacing)."""
+        from styleflow.io.frames import is_uneven
+
+        return not is_uneven([*self.pts, self.end])
 
     def durations(self) -> list[float]:
         """Seconds each frame shows."""
@@ -129,29 +128,10 @@ class Soundtrack:
         return f"{self.codec} (copied)" if self.copy else f"{self.codec} → aac"
 
 
-def _channels(layout: str) -> int | None:
-    layout = layout.strip()
-    named = {"mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "quad": 4, "4.0": 4, "4.1": 5, "5.0": 5,
-             "5.1": 6, "6.0": 6, "6.1": 7, "7.0": 7, "7.1": 8}
-    if m := re.match(r"(\d+) channels", layout):
-        return int(m.group(1))
-    return named.get(re.sub(r"\(.*\)", "", layout))
-
-
 def probe_audio(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The first audio stream of a file, ``{"codec", "channels", "sample_rate", "index"}`` as in
-    ``meta.json``, or None when it has none (parsed from ``ffmpeg -i``)."""
-    p = Path(path)
-    if not p.is_file():
-        raise StyleflowError(f"{p}: no such video file")
-    run = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(p)], capture_output=True, text=True,
-                         errors="replace")
-    pattern = re.compile(r"Stream #\d+:(\d+)\S*: Audio: (\w+)[^,]*(?:, (\d+) Hz)?(?:, ([^,]+))?")
-    for line in run.stderr.splitlines():
-        if m := pattern.search(line):
-            return {"codec": m.group(2), "channels": _channels(m.group(4) or ""),
-                    "sample_rate": int(m.group(3)) if m.group(3) else None, "index": int(m.group(1))}
-    return None
+    ``meta.json``, or None when it has none (:func:`styleflow.io.video.probe_video`)."""
+    return probe_video(path)["audio"]
 
 
 def _number(meta: Mapping[str, Any], key: str, where: str) -> float:
