@@ -81,6 +81,12 @@ def video_path(wildcards):
     return config["videos"][wildcards.video]["path"]
 
 
+def sound_source(wildcards):
+    """The source video, whose sound goes into the encode and sidebyside videos (config
+    encode: audio); else nothing."""
+    return video_path(wildcards) if config["encode"]["audio"] else []
+
+
 def style_images(wildcards):
     return config["styles"][wildcards.style]["images"]
 

@@ -2,6 +2,7 @@ rule encode:
     input:
         summary=f"{RUN}/run.json",
         content=f"{PREP}/frames",
+        source=sound_source,
     output:
         video=report(
             f"{RUN}/video.mp4",
@@ -21,6 +22,7 @@ rule encode:
         runtime=job_minutes("encode"),
         mem_mb=job_mem_mb("encode"),
     params:
+        audio=config["encode"]["audio"],
         frames=run_frames_of_input,
     script:
         "../scripts/encode.py"

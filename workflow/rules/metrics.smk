@@ -116,6 +116,7 @@ rule sidebyside:
     input:
         content=f"{PREP}/frames",
         videos=sidebyside_video_files,
+        source=sound_source,  # the content clip's sound
     output:
         video=f"{SIDEBYSIDE}.mp4",
         player=report(
@@ -137,5 +138,6 @@ rule sidebyside:
         mem_mb=job_mem_mb("sidebyside"),
     params:
         variants=sidebyside_variants,
+        audio=config["encode"]["audio"],
     script:
         "../scripts/sidebyside.py"

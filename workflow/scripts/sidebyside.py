@@ -13,4 +13,5 @@ print(grid_for_runs(
     snakemake.output.video,
     snakemake.output.player,
     title=f"{w.video} / {w.style} / {w.res} px / budget {w.budget}",
+    audio=snakemake.params.audio,
 ))

@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, metavar="N", help="budget of later frames")
     p.add_argument("--flow", default="dis", choices=FLOW_METHODS, help="optical flow method (default dis)")
     p.add_argument("--work", metavar="DIR", help="work folder (default: OUT.work beside the output)")
+    p.add_argument("--no-audio", action="store_true",
+                   help="leave the source's sound out (default: kept over the stylised span, in sync)")
     add_style_options(p)
     return p
 
@@ -45,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
         style_weights=args.style_weights, start=args.start, step=args.step, max_frames=args.max_frames,
         first_iterations=args.first_iterations, iterations=args.iterations, flow_method=args.flow,
         options=options, device=args.device, seed=seed, work_dir=args.work, progress=not args.no_progress,
+        audio=not args.no_audio,
     )
     print(f"wrote {args.output}: {record['frames']} frames, {record['total_iterations']} iterations, "
-          f"{record['seconds_stylising']:.0f} s stylising ({record['backbone']}, {record['weights_source']})",
+          f"{record['seconds_stylising']:.0f} s stylising ({record['backbone']}, {record['weights_source']}), "
+          f"{record['duration']:.2f} s, {record['audio'] or 'no sound'}",
           file=sys.stderr)
     return 0

@@ -25,14 +25,14 @@ Images in memory follow :mod:`styleflow.io.images`: ``(H, W, 3)`` float32 RGB in
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from styleflow.errors import StyleflowError
-from styleflow.io.atomic import atomic_path, write_json
+from styleflow.io.atomic import write_json
+from styleflow.io.encode import encode_arrays
 from styleflow.io.flo import write_flo
 from styleflow.io.images import to_uint8, write_image
 from styleflow.io.layout import ClipPaths
@@ -115,7 +115,7 @@ def make_clip(
     """Write the demo clip as H.264 mp4 and, if ``flow_dir`` is given, its true flow.
 
     Args:
-        out_mp4: the video to write (written atomically).
+        out_mp4: the video to write (written atomically by :func:`styleflow.io.encode.encode_arrays`).
         flow_dir: folder for ``forward_i_j.flo`` / ``backward_j_i.flo`` (for each frame pair at
             each of ``offsets``) and ``truth.json`` (camera matrices, sizes, licence).
         frames: number of frames (at least 2).
@@ -132,7 +132,7 @@ def make_clip(
     photo = photograph()
     mats = camera_path(frames, height, width)
     images = [render_frame(photo, m, height, width) for m in mats]
-    encode_frames(images, out_mp4, fps)
+    encode_arrays((to_uint8(im) for im in images), out_mp4, fps, crf=12)
     summary = {
         "frames": frames,
         "height": height,
@@ -155,26 +155,6 @@ def make_clip(
                      camera_convention="3x3 matrix: clip pixel (x, y, 1) -> photograph pixel; 1-based frame k is camera[k-1]")
         write_json(clip.flow / "truth.json", truth)
     return summary
-
-
-def encode_frames(images: list[np.ndarray], out_mp4: str | os.PathLike[str], fps: float) -> None:
-    """Encode ``(H, W, 3)`` float RGB frames (even sides) as H.264 yuv420p mp4, atomically."""
-    import imageio_ffmpeg
-
-    if not images:
-        raise StyleflowError(f"{out_mp4}: no frames to encode")
-    h, w = images[0].shape[:2]
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-",
-        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "12", "-preset", "medium",
-        "-movflags", "+faststart", "-an",
-    ]  # fmt: skip
-    with atomic_path(out_mp4) as tmp:
-        data = b"".join(to_uint8(im).tobytes() for im in images)
-        proc = subprocess.run([*cmd, str(tmp)], input=data, capture_output=True)
-        if proc.returncode != 0:
-            raise StyleflowError(f"{out_mp4}: ffmpeg failed: {proc.stderr.decode(errors='replace').strip()[-300:]}")
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
@@ -268,4 +248,4 @@ def make_style(out_png: str | os.PathLike[str], *, height: int = 384, width: int
 
 
 __all__ = ["make_clip", "make_style", "style_image", "camera_path", "true_flow", "render_frame", "photograph",
-           "encode_frames", "PHOTO_LICENCE", "STYLE_LICENCE"]
+           "PHOTO_LICENCE", "STYLE_LICENCE"]

@@ -309,13 +309,13 @@ def read_meta(frames_dir: str | os.PathLike[str]) -> dict:
 
 def frame_times(meta: dict[str, Any]) -> tuple[list[float], float]:
     """``(pts, end_time)`` of a frames folder's metadata, seconds: each frame's presentation time
-    and when the last one stops showing. A ``meta.json`` written before timestamps were recorded
-    (no ``pts``) gives evenly spaced times at its ``fps`` from 0."""
-    n = int(meta["frame_count"])
-    if isinstance(meta.get("pts"), list) and len(meta["pts"]) == n and meta.get("end_time") is not None:
-        return [float(t) for t in meta["pts"]], float(meta["end_time"])
-    fps = float(meta["fps"])
-    return [k / fps for k in range(n)], n / fps
+    and when the last one stops showing (:func:`styleflow.io.soundtrack.clip_timing`, which the
+    encoder times its output with). A ``meta.json`` written before timestamps were recorded (no
+    ``pts``) gives evenly spaced times at its ``fps`` from its ``start``."""
+    from styleflow.io.soundtrack import clip_timing
+
+    timing = clip_timing(meta)
+    return list(timing.pts), timing.end
 
 
 # --- reading frames back --------------------------------------------------------------------

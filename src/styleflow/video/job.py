@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from styleflow.errors import StyleflowError
-from styleflow.io.atomic import atomic_path, removing_new_folders
+from styleflow.io.atomic import removing_new_folders
 from styleflow.io.encode import encode_video
 from styleflow.io.frames import DECODER, extract_frames, read_meta
 from styleflow.io.images import size_for_height
@@ -110,8 +110,10 @@ def stylize_video(
     seed: int = 0,
     work_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    audio: bool = True,
 ) -> dict[str, Any]:
-    """Stylise ``video`` into ``out_mp4`` (H.264, source fps / step); return the run record."""
+    """Stylise ``video`` into ``out_mp4`` (H.264, every frame at its time in the source, with the
+    source's sound over the stylised span unless ``audio`` is False); return the run record."""
     out = Path(out_mp4)
     if out.suffix.lower() != ".mp4":
         raise StyleflowError(f"-o {out}: expected an .mp4 file name")
@@ -135,7 +137,7 @@ def stylize_video(
             clip, styles, run_dir, style_weights=style_weights, variant=variant, first_iterations=first_iterations,
             iterations=iterations, options=options, device=device, seed=seed, progress=progress,
         )
-        with atomic_path(out) as tmp:
-            encode_video(run_dir, tmp, float(meta["fps"]))
-    record.update({"video": str(video), "output": str(out), "run_dir": str(run_dir), "fps": meta["fps"]})
+        encoded = encode_video(run_dir, out, meta=clip.frames, audio=audio, progress=progress)
+    record.update({"video": str(video), "output": str(out), "run_dir": str(run_dir), "fps": meta["fps"],
+                   "audio": encoded["audio"], "duration": encoded["duration"]})
     return record

@@ -2,9 +2,9 @@
 
 Tiles are scaled up by a whole factor (nearest neighbour, so pixels and flicker stay visible) until
 they are at least :data:`MIN_TILE_HEIGHT` pixels high, each gets a label bar on top, and the grid
-is encoded as H.264 ``yuv420p`` mp4 (even sizes, ``+faststart``) with the ffmpeg binary of
-``imageio-ffmpeg`` (:func:`styleflow.io.encode.encode_arrays`) — the format browsers play. :func:`player_html` wraps an mp4 in a
-self-contained HTML page (the video as a data URI) for the Snakemake report, whose single-page
+is encoded by the project's encoder (:func:`styleflow.io.encode.encode_arrays`: H.264 mp4 that
+browsers play), timed like the content clip and with its sound. :func:`player_html` wraps an mp4
+in a self-contained HTML page (the video as a data URI) for the Snakemake report, whose single-page
 viewer shows HTML results but offers videos only as downloads.
 """
 
@@ -15,13 +15,14 @@ import html
 import math
 import os
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import cv2
 import numpy as np
 
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_text
+from styleflow.io.encode import encode_arrays
 from styleflow.io.images import resize, to_uint8
 
 MIN_TILE_HEIGHT = 160
@@ -76,12 +77,8 @@ def compose(tiles: Sequence[np.ndarray], labels: Sequence[str], scale: int = 1) 
     return out
 
 
-def encode_rgb(frames: Sequence[np.ndarray], out_path: str | os.PathLike[str], fps: float, crf: int = CRF) -> Path:
-    """Encode uint8 RGB frames as H.264 yuv420p mp4, atomically (:func:`styleflow.io.encode.encode_arrays`)."""
-    from styleflow.io.encode import encode_arrays
-
-    if not frames:
-        raise StyleflowError(f"{out_path}: no frames to encode")
+def encode_rgb(frames: Iterable[np.ndarray], out_path: str | os.PathLike[str], fps: float, crf: int = CRF) -> Path:
+    """Encode uint8 RGB frames at ``fps`` as H.264 mp4, atomically (:func:`styleflow.io.encode.encode_arrays`)."""
     encode_arrays(frames, out_path, fps, crf=crf)
     return Path(out_path)
 
@@ -90,13 +87,19 @@ def side_by_side(
     content: Sequence[np.ndarray],
     variants: Mapping[str, Sequence[np.ndarray]],
     out_path: str | os.PathLike[str],
-    fps: float,
+    fps: float | None = None,
     content_label: str = "content",
+    *,
+    meta: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+    audio: bool = True,
 ) -> dict:
     """Write the labelled grid video of ``content`` and every clip of ``variants`` (label → frames).
 
     All clips are shown frame by frame in sync and must have the same number of frames; clips of
-    another size are resized to the content's size. Returns a summary (size, frames, tiles, scale).
+    another size are resized to the content's size. The grid is timed at ``fps``, or like the
+    content clip whose ``meta.json`` is ``meta`` (its frame times, and its sound unless
+    ``audio`` is False). Grid frames are composed one at a time. Returns a summary (size,
+    frames, tiles, scale, fps, sound).
     """
     if not content:
         raise StyleflowError("side by side: the content clip has no frames")
@@ -110,13 +113,18 @@ def side_by_side(
     size = content[0].shape[:2]
     scale = max(1, math.ceil(MIN_TILE_HEIGHT / size[0]))
     labels = [content_label, *variants]
-    frames = []
-    for k in range(len(content)):
-        tiles = [content[k]] + [resize(v[k], size) if v[k].shape[:2] != size else v[k] for v in variants.values()]
-        frames.append(compose(tiles, labels, scale))
-    encode_rgb(frames, out_path, fps)
-    return {"frames": len(frames), "width": frames[0].shape[1], "height": frames[0].shape[0],
-            "tiles": labels, "scale": scale, "fps": fps}
+    shape: list[tuple[int, ...]] = []
+
+    def frames() -> Iterator[np.ndarray]:
+        for k in range(len(content)):
+            tiles = [content[k]] + [resize(v[k], size) if v[k].shape[:2] != size else v[k] for v in variants.values()]
+            frame = compose(tiles, labels, scale)
+            shape[:] = [frame.shape]
+            yield frame
+
+    summary = encode_arrays(frames(), out_path, fps, meta=meta, audio=audio, total=len(content), crf=CRF)
+    return {"frames": len(content), "width": shape[0][1], "height": shape[0][0],
+            "tiles": labels, "scale": scale, "fps": summary["fps"], "audio": summary["audio"]}
 
 
 def player_html(video: str | os.PathLike[str], out_path: str | os.PathLike[str], title: str, caption: str = "") -> Path:
@@ -154,17 +162,25 @@ def grid_for_runs(
     out_mp4: str | os.PathLike[str],
     out_html: str | os.PathLike[str] | None = None,
     title: str = "side by side",
+    audio: bool = True,
 ) -> dict:
     """The side-by-side video of a prepared clip's content frames and the runs' ``videos``
-    (variant → mp4), at the clip's frame rate; plus the report's player page when asked."""
+    (variant → mp4), timed like the clip (its ``meta.json``) with its sound unless ``audio`` is
+    False; plus the report's player page when asked."""
     from styleflow.eval.metrics import read_clip, read_video
+    from styleflow.io.frames import read_meta
 
     clips = {name: read_video(path) for name, path in videos.items()}
     n = min(len(c) for c in clips.values()) if clips else None
     content = read_clip(content_dir)[:n]
-    summary = side_by_side(content, clips, out_mp4, clip_fps(content_dir))
+    try:
+        meta: Mapping[str, Any] | None = read_meta(content_dir)
+    except StyleflowError:  # a folder of frames that extraction did not make: its fps only
+        meta = None
+    summary = side_by_side(content, clips, out_mp4, clip_fps(content_dir), meta=meta, audio=audio)
     if out_html is not None:
+        sound = " Unmute for the clip's sound." if summary["audio"] else ""
         player_html(out_mp4, out_html, title,
                     "Left to right, top to bottom: the content clip, then "
-                    + ", ".join(videos) + ", frame by frame in sync.")
+                    + ", ".join(videos) + ", frame by frame in sync." + sound)
     return summary
