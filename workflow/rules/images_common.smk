@@ -42,7 +42,7 @@ def image_style_weights(wildcards):
 def image_options(wildcards=None):
     """Settings of every still image: the grid's `options` (preset left out), `images.options`
     on top, and the seed; plus the device."""
-    options = {k: v for k, v in config["options"].items() if k != "preset"}
+    options = {k: v for k, v in OPTIONS.items() if k != "preset"}
     options.update(images_config()["options"])
     options["seed"] = config["seed"]
     return {"options": options, "device": config["device"]}
@@ -186,12 +186,150 @@ def check_images_config():
                 f"{len(w)} weights for {len(s['images'])} images",
                 "give one weight per image, or leave weights out for equal weights",
             )
+    layers = images["layers"]
+    if layers:
+        targets.append(
+            IMG_LAYERS.format(
+                photo=layers["photo"], style=layers["style"], res=layers["size"]
+            )
+            + ".png"
+        )
+    return targets
+
+
+def _is_made_here(path):
+    """Inputs the workflow makes itself: the demo style and the skimage samples."""
+    return path in DEMO_OUTPUTS or any(
+        path == IMG_SAMPLE.format(sample=s) for s in SAMPLES
+    )
+
+
+def check_images_config():
+    """Cross-checks of the `images:` section; each error names its key."""
+    images = images_config()
+    if images is None:
+        return
+    if not images["photos"]:
+        raise config_error(
+            "images.photos",
+            "the list of photos is empty",
+            "add at least one NAME: path (e.g. chelsea: results/demo/images/chelsea.png) "
+            "or remove the images section",
+        )
+    for name, path in images["photos"].items():
+        if not _is_made_here(path) and not os.path.isfile(path):
+            raise config_error(
+                f"images.photos.{name}",
+                f"{path} does not exist",
+                "point it at a photograph (relative to the working directory) or use a sample "
+                f"made by the workflow, e.g. {IMG_SAMPLE.format(sample='chelsea')}",
+            )
+    key = "images.styles" if images["styles"] is not None else "styles"
+    if not image_styles():
+        raise config_error(
+            key,
+            "the list of styles is empty",
+            "add at least one NAME: {images: [painting.jpg]}, or set it to null to use the grid's styles",
+        )
+    for name, s in image_styles().items():
+        for path in s["images"]:
+            if not _is_made_here(path) and not os.path.isfile(path):
+                raise config_error(
+                    f"{key}.{name}.images",
+                    f"{path} does not exist",
+                    f"point it at a painting or use the demo style {DEMO_STYLE}",
+                )
+        w = s.get("weights")
+        if w is not None and len(w) != len(s["images"]):
+            raise config_error(
+                f"{key}.{name}.weights",
+                f"{len(w)} weights for {len(s['images'])} images",
+                "give one weight per image, or leave weights out for equal weights",
+            )
     if "preset" in images["options"]:
         raise config_error(
             "images.options.preset",
             "the preset of still images is chosen by images.presets",
             "move it there, e.g. presets: [gatys, report]",
         )
+    layers = images["layers"]
+    if layers:
+        targets.append(
+            IMG_LAYERS.format(
+                photo=layers["photo"], style=layers["style"], res=layers["size"]
+            )
+            + ".png"
+        )
+    return targets
+
+
+def _is_made_here(path):
+    """Inputs the workflow makes itself: the demo style and the skimage samples."""
+    return path in DEMO_OUTPUTS or any(
+        path == IMG_SAMPLE.format(sample=s) for s in SAMPLES
+    )
+
+
+def check_images_config():
+    """Cross-checks of the `images:` section; each error names its key."""
+    images = images_config()
+    if images is None:
+        return
+    if not images["photos"]:
+        raise config_error(
+            "images.photos",
+            "the list of photos is empty",
+            "add at least one NAME: path (e.g. chelsea: results/demo/images/chelsea.png) "
+            "or remove the images section",
+        )
+    for name, path in images["photos"].items():
+        if not _is_made_here(path) and not os.path.isfile(path):
+            raise config_error(
+                f"images.photos.{name}",
+                f"{path} does not exist",
+                "point it at a photograph (relative to the working directory) or use a sample "
+                f"made by the workflow, e.g. {IMG_SAMPLE.format(sample='chelsea')}",
+            )
+    key = "images.styles" if images["styles"] is not None else "styles"
+    if not image_styles():
+        raise config_error(
+            key,
+            "the list of styles is empty",
+            "add at least one NAME: {images: [painting.jpg]}, or set it to null to use the grid's styles",
+        )
+    for name, s in image_styles().items():
+        for path in s["images"]:
+            if not _is_made_here(path) and not os.path.isfile(path):
+                raise config_error(
+                    f"{key}.{name}.images",
+                    f"{path} does not exist",
+                    f"point it at a painting or use the demo style {DEMO_STYLE}",
+                )
+        w = s.get("weights")
+        if w is not None and len(w) != len(s["images"]):
+            raise config_error(
+                f"{key}.{name}.weights",
+                f"{len(w)} weights for {len(s['images'])} images",
+                "give one weight per image, or leave weights out for equal weights",
+            )
+    if "preset" in images["options"]:
+        raise config_error(
+            "images.options.preset",
+            "the preset of still images is chosen by images.presets",
+            "move it there, e.g. presets: [gatys, report]",
+        )
+    grid = {k: v for k, v in config["options"].items() if k != "preset"}
+    for preset in images["presets"]:
+        if preset not in PRESETS:
+            raise config_error(
+                "images.presets",
+                f"{preset} is not a preset",
+                f"use one of {', '.join(PRESETS)} (styleflow.options.presets)",
+            )
+        try:
+            settings_from(preset, {**grid, **images["options"]})
+        except StyleflowError as exc:
+            raise config_error("images.options", str(exc)) from None
     layers = images["layers"]
     if layers:
         for what, known in (("photo", images["photos"]), ("style", image_styles())):

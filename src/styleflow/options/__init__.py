@@ -8,10 +8,10 @@ as data, :class:`StyleSettings` and the resolved settings that a result records.
 """
 
 from styleflow.options.presets import DEFAULT_PRESET, PRESETS, preset_values
-from styleflow.options.resolved import pin_weights, resolved_settings, weights_record
+from styleflow.options.resolved import check_grid_options, pin_weights, resolved_settings, weights_record
 from styleflow.options.settings import StyleSettings, settings_from
 
 __all__ = [
-    "DEFAULT_PRESET", "PRESETS", "StyleSettings", "pin_weights", "preset_values", "resolved_settings",
+    "DEFAULT_PRESET", "PRESETS", "StyleSettings", "check_grid_options", "pin_weights", "preset_values", "resolved_settings",
     "settings_from", "weights_record",
 ]

@@ -291,7 +291,8 @@ def add_flags(group: argparse._ArgumentGroup, command: str) -> None:
     for o in options("image"):
         if o.cli is None or (o.cli == "image" and command != "image"):
             continue
-        help_text = f"{o.help} (gatys: {o.default})" if o.kind != "bool" else f"{o.help} (gatys: {'on' if o.default else 'off'})"
+        shown = ("on" if o.default else "off") if o.kind == "bool" else o.default
+        help_text = o.help if o.default is None else f"{o.help} (gatys: {shown})"
         help_text = help_text.replace("%", "%%")
         if o.kind == "bool":
             group.add_argument(o.flag, dest=o.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)

@@ -93,6 +93,43 @@ def weights_record(weights: str, backbone: str = "auto") -> dict[str, Any]:
     return record
 
 
+def check_grid_options(config: Mapping[str, Any]) -> None:
+    """The option blocks of a workflow config against the registry, at parse time.
+
+    ``config["options"]`` (``preset`` plus image options), every ``config["variants"]`` entry
+    (video options, image overrides, ``base``) and ``config["images"]["options"]`` for each of
+    ``config["images"]["presets"]``. Raises a one-line StyleflowError that starts with the config
+    key (``options: ...``, ``variants.NAME: ...``); an unknown key is named with the closest valid one.
+    """
+    from styleflow.video.variants import resolve_variant, variant_spec
+
+    options = dict(config.get("options") or {})
+    preset = options.pop("preset", DEFAULT_PRESET)
+
+    def check(key: str, preset: str, values: Mapping[str, Any]) -> None:
+        try:
+            settings_from(preset, values)
+        except StyleflowError as exc:
+            raise StyleflowError(f"{key}: {exc}") from None
+
+    check("options", preset, options)
+    for name, entry in (config.get("variants") or {}).items():
+        try:
+            _, _, image = resolve_variant(variant_spec(name, entry))
+        except StyleflowError as exc:
+            raise StyleflowError(f"variants.{name}: {exc}") from None
+        check(f"variants.{name}", preset, {**options, **image})
+    images = config.get("images")
+    if images:
+        if "preset" in (images.get("options") or {}):
+            raise StyleflowError("images.options.preset: the preset of still images is chosen by images.presets; "
+                                 "move it there, e.g. presets: [gatys, report]")
+        for p in images.get("presets") or [DEFAULT_PRESET]:
+            if p not in PRESETS:
+                raise StyleflowError(f"images.presets: {p} is not a preset; use one of {', '.join(PRESETS)}")
+            check("images.options", p, {**options, **(images.get("options") or {})})
+
+
 def resolved_settings(
     options: Mapping[str, Any] | None = None,
     variant: str | Mapping[str, Any] | None = None,

@@ -50,7 +50,7 @@ from styleflow.optim.stylize_image import environment
 from styleflow.optim.stylizer import Stylizer, TemporalTerm
 from styleflow.options.settings import settings_from
 from styleflow.progress import IterationBar, frame_bar
-from styleflow.video.variants import VideoSettings, resolve_variant
+from styleflow.video.variants import DEFAULT_VARIANT, VideoSettings, resolve_variant
 
 CSV_COLUMNS = (
     "frame", "passes", "init", "shot_start", "iterations", "converged", "restores",
@@ -179,7 +179,7 @@ def stylize_clip(
     out_dir: str | os.PathLike[str],
     *,
     style_weights: Sequence[float] | None = None,
-    variant: str | Mapping[str, Any] = "flowInit_temporalLoss",
+    variant: str | Mapping[str, Any] = DEFAULT_VARIANT,
     first_iterations: int | None = None,
     iterations: int | None = None,
     options: Mapping[str, Any] | None = None,

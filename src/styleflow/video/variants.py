@@ -96,6 +96,16 @@ def resolve_variant(variant: str | Mapping[str, Any]) -> tuple[str, VideoSetting
     return name, VideoSettings(**video), image
 
 
+def variant_spec(name: str, entry: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A config's variant entry as passed to :func:`resolve_variant`: the mapping, named after its
+    entry, with ``base`` defaulting to the entry's name when that is a built-in variant."""
+    spec = dict(entry or {})
+    if "base" not in spec and name in VARIANTS:
+        spec["base"] = name
+    spec.setdefault("name", name)
+    return spec
+
+
 def required_offsets(variant: str | Mapping[str, Any]) -> list[int]:
     """The flow offsets a variant needs (for the flow stage)."""
     _, video, _ = resolve_variant(variant)
