@@ -163,6 +163,9 @@ OPTIONS: tuple[Option, ...] = (
     _o("init", "str", "prev_warped", "initialisation of later frames: content (noInit), random, prev (previous "
        "stylised frame), prev_warped (warped by the flow)", scope="video", choices=("content", "random", "prev", "prev_warped"),
        cli=None),
+    _o("disocclusion_fill", "str", "content", "prev_warped: what fills the pixels the consistency mask distrusts "
+       "(disocclusions, motion boundaries): the content frame, or the warped previous frame itself",
+       scope="video", choices=("content", "warped"), cli=None),
     _o("first_init", "str", "content", "initialisation of the first frame and of frames after a scene cut",
        scope="video", choices=("content", "random"), cli=None),
     _o("temporal_weight", "float", 0.0, "γ, weight of the temporal loss (0: off)", scope="video", minimum=0, cli=None),

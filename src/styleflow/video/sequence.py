@@ -331,9 +331,9 @@ def _stylize_frame(
             init = _noise(content.shape, seed, k)
         elif mode == "prev":
             init = store.load(nearest)
-        else:  # prev_warped: trust the warp where the mask does, the content elsewhere
+        else:  # prev_warped: trust the warp where the mask does; elsewhere disocclusion_fill
             w, c = warped_neighbour(nearest)
-            init = c[..., None] * w + (1.0 - c[..., None]) * content
+            init = w if video.disocclusion_fill == "warped" else c[..., None] * w + (1.0 - c[..., None]) * content
         if mode in ("prev", "prev_warped") and not video.coarse_to_fine_later:
             coarse_to_fine = 1  # a coarse level would blur the good initialisation
     else:  # multi-pass: blend the previous pass's result with the warped neighbour of this pass
