@@ -40,12 +40,18 @@ def image_style_weights(wildcards):
 
 
 def image_options(wildcards=None):
-    """Settings of every still image: the grid's `options` (preset left out), `images.options`
-    on top, and the seed; plus the device."""
+    """Settings of every still image: the grid's `options` (weights pinned, preset left out),
+    `images.options` on top, and the seed; plus the device; for one run (wildcards with a
+    preset) also its resolved settings, so that an edited preset reruns its still images."""
     options = {k: v for k, v in OPTIONS.items() if k != "preset"}
     options.update(images_config()["options"])
     options["seed"] = config["seed"]
-    return {"options": options, "device": config["device"]}
+    settings = {"options": options, "device": config["device"]}
+    if wildcards is not None and "preset" in wildcards.keys():
+        settings["resolved"] = resolved_settings(
+            dict(options, preset=wildcards.preset), seed=config["seed"]
+        )
+    return settings
 
 
 #: The options the layer figure uses (its losses and layers are fixed by the figure itself).
