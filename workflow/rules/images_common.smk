@@ -42,7 +42,8 @@ def image_style_weights(wildcards):
 def image_options(wildcards=None):
     """Settings of every still image: the grid's `options` (weights pinned, preset left out),
     `images.options` on top, and the seed; plus the device; for one run (wildcards with a
-    preset) also its resolved settings, so that an edited preset reruns its still images."""
+    preset) also its resolved settings, so that an edited preset reruns its still images.
+    """
     options = {k: v for k, v in OPTIONS.items() if k != "preset"}
     options.update(images_config()["options"])
     options["seed"] = config["seed"]
