@@ -129,6 +129,7 @@ def stylize_video(
         "first_iterations": first_iterations, "iterations": iterations, "resolved": resolved,
     })
     run_dir = prep / "runs" / f"{name}-{key}"
+    pinned = {"preset": resolved["preset"], **resolved["options"]}  # weights: auto as recorded
     with removing_new_folders([work, prep, prep / "frames", prep / f"flow-{flow_method}",
                                prep / f"masks-{flow_method}", prep / "runs", run_dir]):
         clip = prepare_clip(video, prep, height, start=start, step=step, max_frames=max_frames,
@@ -136,7 +137,7 @@ def stylize_video(
         meta = read_meta(clip.frames)
         record = stylize_clip(
             clip, styles, run_dir, style_weights=style_weights, variant=variant, first_iterations=first_iterations,
-            iterations=iterations, options=options, device=device, seed=seed, progress=progress,
+            iterations=iterations, options=pinned, device=device, seed=seed, progress=progress,
         )
         with atomic_path(out) as tmp:
             encode_video(run_dir, tmp, float(meta["fps"]))
