@@ -1,8 +1,10 @@
 """Video stylisation settings and the named variants of the source report (plain data).
 
-A variant is a mapping of :class:`VideoSettings` fields, optionally with image-stylisation
-fields (any :class:`~styleflow.options.settings.StyleSettings` field such as ``style_weight``) and
-``base: <name>`` to start from a built-in variant. Users define their own in YAML.
+A variant is a mapping of :class:`VideoSettings` fields (the registry's ``video`` options,
+:mod:`styleflow.options.registry`), optionally with image-stylisation fields (any
+:class:`~styleflow.options.settings.StyleSettings` field such as ``style_weight``) and
+``base: <name>`` to start from a built-in variant. Users define their own in YAML; an unknown key
+is an error naming the closest valid one. :data:`DEFAULT_VARIANT` is the one default variant.
 
 Initialisation of frames after the first (Ruder et al. 2016, the source report's ablations):
 
@@ -11,7 +13,8 @@ Initialisation of frames after the first (Ruder et al. 2016, the source report's
 * ``prev``        — the previous stylised frame, unwarped;
 * ``prev_warped`` — the previous stylised frame warped by the flow; pixels the consistency mask
   distrusts (disocclusions, motion boundaries, outside the frame) are blended towards the content
-  frame: ``init = c·warped + (1 − c)·content`` with ``c`` the mask in [0, 1].
+  frame: ``init = c·warped + (1 − c)·content`` with ``c`` the mask in [0, 1] (``disocclusion_fill:
+  warped`` keeps the warped frame there too).
 
 ``temporal_weight`` (γ) > 0 adds Ruder's temporal loss against the warped earlier frames listed
 in ``long_term`` (frame offsets, closest first; ``[1]`` is the short-term loss); masks of farther
