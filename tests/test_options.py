@@ -100,6 +100,8 @@ def test_schema_holds_no_second_list_of_options() -> None:
         ({"options": {"stylee_weight": 1}}, "did you mean 'style_weight'?"),
         ({"options": {"coarse_to_fine": 6}}, "options: coarse_to_fine: expected a whole number from 1 to 5, got 6"),
         ({"options": {"style_weight": "1e5"}}, "style_weight: expected a number >= 0, got '1e5'"),
+        ({"options": {"tv_weight": float("nan")}}, "tv_weight: expected a number >= 0, got nan"),
+        ({"options": {"lr": 0}}, "lr: expected a number > 0 (or null), got 0"),
         ({"options": {"preset": "gatsy"}}, "preset 'gatsy': unknown"),
         ({"variants": {"noInit": {"temporal_wieght": 1}}}, "variants.noInit: variant noInit: 'temporal_wieght': "
                                                            "unknown key; did you mean 'temporal_weight'?"),

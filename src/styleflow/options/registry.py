@@ -228,7 +228,7 @@ def check_value(opt: Option, value: Any, where: str = "") -> Any:
             return None
         raise bad()
     if opt.kind in ("float", "int"):
-        if not _is_number(value, opt.kind == "int"):
+        if not _is_number(value, opt.kind == "int") or value != value:  # NaN is no number here
             raise bad()
         if opt.minimum is not None and (value < opt.minimum or (opt.exclusive_minimum and value == opt.minimum)):
             raise bad()
