@@ -286,13 +286,18 @@ def check_keys(values: Mapping[str, Any], valid: Iterable[str], where: str = "op
 # ---------------------------------------------------------------- derived forms
 
 
-def add_flags(group: argparse._ArgumentGroup, command: str) -> None:
-    """The flags of every image option exposed to ``command`` (``image`` or ``video``).
+def add_flags(group: argparse._ArgumentGroup, command: str, only: Iterable[str] | None = None) -> None:
+    """The flags of every image option exposed to ``command`` (``image`` or ``video``), or of the
+    options named in ``only``.
 
     Every flag defaults to None, meaning "the preset's value"; booleans get ``--x/--no-x``.
     """
+    wanted = None if only is None else set(only)
     for o in options("image"):
-        if o.cli is None or (o.cli == "image" and command != "image"):
+        if wanted is not None:
+            if o.name not in wanted:
+                continue
+        elif o.cli is None or (o.cli == "image" and command != "image"):
             continue
         shown = ("on" if o.default else "off") if o.kind == "bool" else o.default
         help_text = o.help if o.default is None else f"{o.help} (gatys: {shown})"
