@@ -99,8 +99,6 @@ def test_names_are_restricted(section: str, bad: str) -> None:
         (lambda c: c["budgets"]["demo"].pop("later"), ["'later' is a required property"]),
         (lambda c: c["budgets"]["demo"].update(first=-1), ["first", "minimum"]),
         (lambda c: c["styles"]["swirls"].update(images=[]), ["images"]),
-        (lambda c: c["variants"].update(mine={"init": "sideways"}), ["init", "sideways"]),
-        (lambda c: c["variants"].update(mine={"temporal_weight": -1}), ["temporal_weight"]),
         (lambda c: c["flow"].update(method="magic"), ["method", "magic"]),
         (lambda c: c["flow"].update(offsets=[0]), ["offsets"]),
         (lambda c: c.update(device="gpu0"), ["device"]),

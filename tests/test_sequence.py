@@ -88,7 +88,7 @@ def test_variants_are_data_and_resolve():
         resolve_variant({"init": "sideways"})
     with pytest.raises(StyleflowError, match="long_term"):
         resolve_variant({"long_term": [0]})
-    with pytest.raises(StyleflowError, match="warp_interpolation 'nearest': expected bilinear or bicubic"):
+    with pytest.raises(StyleflowError, match="warp_interpolation: expected one of bilinear, bicubic, got 'nearest'"):
         resolve_variant({"warp_interpolation": "nearest"})
 
 
@@ -117,6 +117,29 @@ def test_each_init_mode_starts_where_it_says(tmp_path, style_file, mode):
     assert np.abs(second - quantise(expected)).max() <= 1.5 / 255
     # and the modes really differ from each other
     assert np.abs(second - (content2 if mode != "content" else first)).mean() > 0.01
+
+
+def test_disocclusion_fill_chooses_what_fills_distrusted_pixels(tmp_path, style_file):
+    """prev_warped with a zero budget: frame 2 is the warped frame 1 where the mask trusts it; where
+    it does not (the border the pan uncovers), the content frame (default) or the warp itself."""
+    clip = make_clip(tmp_path, n=2)
+    outs = {}
+    for fill in ("content", "warped"):
+        outs[fill] = tmp_path / fill
+        stylize_clip(clip, [style_file], outs[fill], variant={"init": "prev_warped", "first_init": "random",
+                     "disocclusion_fill": fill}, first_iterations=0, iterations=0, options=TINY, progress=False, seed=5)
+    first = frames_of(outs["warped"], 1)[0]
+    warped, _ = warp(first, read_flo(clip.backward(2, 1)), "bicubic")
+    trusted = read_image(clip.mask(2, 1))[..., 0] > 0.99
+    assert 0.02 < 1 - trusted.mean() < 0.5  # the pan uncovers a border
+    second = {fill: frames_of(out, 2)[1] for fill, out in outs.items()}
+    assert np.abs(second["warped"] - quantise(warped)).max() <= 1.5 / 255
+    assert np.abs(second["content"][trusted] - second["warped"][trusted]).max() <= 1.5 / 255
+    content2 = read_image(clip.frame(2))
+    assert np.abs(second["content"][~trusted] - content2[~trusted]).mean() < np.abs(
+        second["warped"][~trusted] - content2[~trusted]).mean() - 0.05
+    with pytest.raises(StyleflowError, match="disocclusion_fill: expected one of content, warped"):
+        resolve_variant({"disocclusion_fill": "zeros"})
 
 
 def test_temporal_loss_pulls_only_where_the_mask_is_reliable(style_file):

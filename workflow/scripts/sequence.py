@@ -2,8 +2,9 @@
 
 The frames go to params.work, which Snakemake does not manage, so a restarted job resumes at the
 first unfinished frame. A signature of the settings, the inputs and the styleflow version is kept
-beside them: if it differs (params changed, inputs rebuilt, styleflow upgraded, folder from
-elsewhere), the folder is started afresh, so a resumed run never mixes frames made differently.
+beside them: if it differs (params changed — they hold the resolved settings: preset and variant
+contents, weights file, styleflow version —, inputs rebuilt, folder from elsewhere), the folder
+is started afresh, so a resumed run never mixes frames made differently.
 """
 
 import json
@@ -52,7 +53,11 @@ summary = stylize_clip(
 )
 print(summary)
 # Publish the record and the summary (with the run's place in the grid) once the clip is complete.
-run = dict(json.loads((work / "run.json").read_text()), workflow=dict(snakemake.wildcards.items()))
+run = dict(
+    json.loads((work / "run.json").read_text()),
+    resolved=p.settings["resolved"],
+    workflow=dict(snakemake.wildcards.items()),
+)
 with atomic_path(out.record) as tmp:
     shutil.copyfile(work / "frames.csv", tmp)
 write_json(out.summary, run)

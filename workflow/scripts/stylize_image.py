@@ -19,4 +19,5 @@ record = stylize_file(
     device=p.settings["device"], progress=True, preset=w.preset,
 )  # fmt: skip
 print(json.dumps({k: record[k] for k in ("losses", "iterations", "converged", "seconds")}))
-write_json(out.record, dict(record, workflow=dict(w.items())))  # the run's place in the grid
+# the run's resolved settings (preset contents, weights file, version) and its place in the grid
+write_json(out.record, dict(record, resolved=p.settings["resolved"], workflow=dict(w.items())))

@@ -23,6 +23,7 @@ from styleflow.benchmark import (
 )
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json
+from styleflow.video.variants import DEFAULT_VARIANT
 
 
 def _option(text: str) -> tuple[str, Any]:
@@ -49,8 +50,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                                      "else the built-in demo style)")
     p.add_argument("--frames", type=int, default=6, metavar="N", help="frames to stylise (default 6)")
     p.add_argument("--height", type=int, default=192, metavar="H", help="frame height in pixels (default 192)")
-    p.add_argument("--variant", default="flowInit_temporalLoss", metavar="NAME",
-                   help="video variant for both runs (default flowInit_temporalLoss, as styleflow video)")
+    p.add_argument("--variant", default=DEFAULT_VARIANT, metavar="NAME",
+                   help=f"video variant for both runs (default {DEFAULT_VARIANT}, as styleflow video)")
     p.add_argument("--report-variant", metavar="NAME", help="variant of the report run (default: --variant)")
     p.add_argument("--report-iterations", type=int, default=REPORT_ITERATIONS, metavar="N",
                    help=f"fixed budget per frame of the report protocol (default {REPORT_ITERATIONS})")

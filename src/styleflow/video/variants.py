@@ -1,8 +1,10 @@
 """Video stylisation settings and the named variants of the source report (plain data).
 
-A variant is a mapping of :class:`VideoSettings` fields, optionally with image-stylisation
-fields (any :class:`~styleflow.options.settings.StyleSettings` field such as ``style_weight``) and
-``base: <name>`` to start from a built-in variant. Users define their own in YAML.
+A variant is a mapping of :class:`VideoSettings` fields (the registry's ``video`` options,
+:mod:`styleflow.options.registry`), optionally with image-stylisation fields (any
+:class:`~styleflow.options.settings.StyleSettings` field such as ``style_weight``) and
+``base: <name>`` to start from a built-in variant. Users define their own in YAML; an unknown key
+is an error naming the closest valid one. :data:`DEFAULT_VARIANT` is the one default variant.
 
 Initialisation of frames after the first (Ruder et al. 2016, the source report's ablations):
 
@@ -11,7 +13,8 @@ Initialisation of frames after the first (Ruder et al. 2016, the source report's
 * ``prev``        — the previous stylised frame, unwarped;
 * ``prev_warped`` — the previous stylised frame warped by the flow; pixels the consistency mask
   distrusts (disocclusions, motion boundaries, outside the frame) are blended towards the content
-  frame: ``init = c·warped + (1 − c)·content`` with ``c`` the mask in [0, 1].
+  frame: ``init = c·warped + (1 − c)·content`` with ``c`` the mask in [0, 1] (``disocclusion_fill:
+  warped`` keeps the warped frame there too).
 
 ``temporal_weight`` (γ) > 0 adds Ruder's temporal loss against the warped earlier frames listed
 in ``long_term`` (frame offsets, closest first; ``[1]`` is the short-term loss); masks of farther
@@ -21,62 +24,33 @@ frames are combined "closest first". ``passes`` > 1 runs the multi-pass algorith
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from styleflow.errors import StyleflowError
-from styleflow.motion.warp import INTERPOLATIONS
+from styleflow.options.registry import DEFAULT_TEMPORAL_WEIGHT, check_keys, check_value, option, options, settings_class
 
-#: γ used by the built-in temporal variants (pixels in [0, 1]; see settings.py for the scales).
-DEFAULT_TEMPORAL_WEIGHT = 1e4
+#: The variant of ``styleflow video``, of a grid entry that names none, of the benchmark.
+DEFAULT_VARIANT = "flowInit_temporalLoss"
 
 
-@dataclass
-class VideoSettings:
-    """How the frames of a clip are initialised and tied together."""
-
-    init: str = "prev_warped"  # content | random | prev | prev_warped
-    first_init: str = "content"  # content | random: first frame and frames after a scene cut
-    temporal_weight: float = 0.0  # γ; 0 disables the temporal loss
-    long_term: list[int] = field(default_factory=lambda: [1])  # offsets of earlier frames, closest first
-    passes: int = 1  # > 1: multi-pass (alternating forward / backward)
-    pass_iterations: int | None = None  # budget per frame in passes after the first (default: iterations // 2)
-    temporal_from_pass: int = 2  # multi-pass: temporal loss from this pass on
-    blend: float = 0.5  # multi-pass: δ, weight of the warped neighbour in a frame's init
-    first_iterations: int | None = None  # budget of the first frame (and frames after a cut)
-    iterations: int | None = None  # budget of later frames
-    coarse_to_fine_later: bool = False  # also use coarse-to-fine for frames initialised from a previous frame
-    # sampling of warped stylised frames (init and temporal target): bicubic keeps their fine
-    # texture, which bilinear blurs (a lower start loss and a lower warping error, docs/performance.md)
-    warp_interpolation: str = "bicubic"  # bicubic | bilinear
+class _VideoSettingsMethods:
+    """Methods of :class:`VideoSettings` (its fields are the registry's ``video`` options)."""
 
     def __post_init__(self) -> None:
-        if self.init not in ("content", "random", "prev", "prev_warped"):
-            raise StyleflowError(f"variant init {self.init!r}: expected content, random, prev or prev_warped")
-        if self.first_init not in ("content", "random"):
-            raise StyleflowError(f"variant first_init {self.first_init!r}: expected content or random")
-        if not isinstance(self.temporal_weight, (int, float)) or self.temporal_weight < 0:
-            raise StyleflowError(f"variant temporal_weight: expected a number >= 0, got {self.temporal_weight!r}")
-        offsets = list(self.long_term)
-        if not offsets or any(not isinstance(d, int) or d < 1 for d in offsets) or len(set(offsets)) != len(offsets):
-            raise StyleflowError(f"variant long_term {self.long_term!r}: expected distinct frame offsets >= 1, e.g. [1, 2, 4]")
-        self.long_term = sorted(offsets)
-        if self.warp_interpolation not in INTERPOLATIONS:
-            raise StyleflowError(
-                f"variant warp_interpolation {self.warp_interpolation!r}: expected {' or '.join(INTERPOLATIONS)}"
-            )
-        if not isinstance(self.passes, int) or not 1 <= self.passes <= 50:
-            raise StyleflowError(f"variant passes {self.passes!r}: expected 1 to 50")
-        if not 0.0 <= float(self.blend) <= 1.0:
-            raise StyleflowError(f"variant blend {self.blend!r}: expected a number in [0, 1]")
-        for name in ("first_iterations", "iterations", "pass_iterations"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or v < 0):
-                raise StyleflowError(f"variant {name} {v!r}: expected a whole number >= 0")
+        for o in options("video"):
+            setattr(self, o.name, check_value(o, getattr(self, o.name), where="variant "))
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
 
+
+#: How the frames of a clip are initialised and tied together: one field per ``video`` option of
+#: :data:`styleflow.options.registry.OPTIONS` (``init``, ``temporal_weight``, ``long_term`` ...).
+VideoSettings: Any = settings_class(
+    "VideoSettings", "video", _VideoSettingsMethods,
+    "How the frames of a clip are initialised and tied together (fields: the registry's video options).",
+    __name__,
+)
 
 _T = DEFAULT_TEMPORAL_WEIGHT
 
@@ -92,13 +66,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "multiPass": {"init": "prev_warped", "temporal_weight": _T, "passes": 4, "temporal_from_pass": 2},
 }
 
-_VIDEO_FIELDS = {f.name for f in dataclasses.fields(VideoSettings)}
+_VIDEO_FIELDS = {o.name for o in options("video")}
+#: Image options a variant may override (those not shadowed by a video field of the same name).
+_IMAGE_FIELDS = {o.name for o in options("image")} - _VIDEO_FIELDS
+#: Every key a variant mapping may hold.
+VARIANT_KEYS = ("base", "name", *sorted(_VIDEO_FIELDS), *sorted(_IMAGE_FIELDS))
 
 
 def resolve_variant(variant: str | Mapping[str, Any]) -> tuple[str, VideoSettings, dict[str, Any]]:
     """A variant name or mapping → ``(name, video settings, image-setting overrides)``.
 
-    Unknown keys are passed on as image-setting overrides and checked there.
+    An unknown key is an error naming the closest valid one.
     """
     if isinstance(variant, str):
         if variant not in VARIANTS:
@@ -106,6 +84,7 @@ def resolve_variant(variant: str | Mapping[str, Any]) -> tuple[str, VideoSetting
         name, values = variant, dict(VARIANTS[variant])
     elif isinstance(variant, Mapping):
         values = dict(variant)
+        check_keys(values, VARIANT_KEYS, where=f"variant {values.get('name', values.get('base', ''))}: ")
         base = values.pop("base", None)
         name = str(values.pop("name", base or "custom"))
         if base is not None:
@@ -115,11 +94,19 @@ def resolve_variant(variant: str | Mapping[str, Any]) -> tuple[str, VideoSetting
     else:
         raise StyleflowError(f"variant: expected a name or a mapping, got {type(variant).__name__}")
     video = {k: v for k, v in values.items() if k in _VIDEO_FIELDS}
-    image = {k: v for k, v in values.items() if k not in _VIDEO_FIELDS}
-    try:
-        return name, VideoSettings(**video), image
-    except TypeError as exc:
-        raise StyleflowError(f"variant {name}: {exc}") from None
+    image = {k: check_value(option(k), v, where=f"variant {name}: ")
+             for k, v in values.items() if k not in _VIDEO_FIELDS}
+    return name, VideoSettings(**video), image
+
+
+def variant_spec(name: str, entry: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A config's variant entry as passed to :func:`resolve_variant`: the mapping, named after its
+    entry, with ``base`` defaulting to the entry's name when that is a built-in variant."""
+    spec = dict(entry or {})
+    if "base" not in spec and name in VARIANTS:
+        spec["base"] = name
+    spec.setdefault("name", name)
+    return spec
 
 
 def required_offsets(variant: str | Mapping[str, Any]) -> list[int]:
