@@ -49,6 +49,11 @@ class VideoSettings:
     # sampling of warped stylised frames (init and temporal target): bicubic keeps their fine
     # texture, which bilinear blurs (a lower start loss and a lower warping error, docs/performance.md)
     warp_interpolation: str = "bicubic"  # bicubic | bilinear
+    # Long clips: a floor on the style term of frames initialised from a previous frame. With
+    # style_floor = r the style term pulls (1 + style_floor_weight) times harder while a frame's
+    # style loss is above r times that of its shot's first frame (docs/long-clips.md); None: off.
+    style_floor: float | None = None
+    style_floor_weight: float = 2.0
 
     def __post_init__(self) -> None:
         if self.init not in ("content", "random", "prev", "prev_warped"):
@@ -65,6 +70,10 @@ class VideoSettings:
             raise StyleflowError(
                 f"variant warp_interpolation {self.warp_interpolation!r}: expected {' or '.join(INTERPOLATIONS)}"
             )
+        if self.style_floor is not None and (not isinstance(self.style_floor, (int, float)) or not self.style_floor > 0):
+            raise StyleflowError(f"variant style_floor {self.style_floor!r}: expected a ratio > 0 (e.g. 1.0) or null")
+        if not isinstance(self.style_floor_weight, (int, float)) or self.style_floor_weight < 0:
+            raise StyleflowError(f"variant style_floor_weight {self.style_floor_weight!r}: expected a number >= 0")
         if not isinstance(self.passes, int) or not 1 <= self.passes <= 50:
             raise StyleflowError(f"variant passes {self.passes!r}: expected 1 to 50")
         if not 0.0 <= float(self.blend) <= 1.0:
