@@ -60,14 +60,28 @@ def parse_run(spec: str) -> tuple[str, str | dict[str, Any]]:
     return label, variant
 
 
+def finished_run(work: Path, label: str, height: int, frames: int) -> dict[str, Any]:
+    """The record of a run in ``work`` as far as it got (``--score-only``: a run still going)."""
+    prep = work / "work" / f"h{height}-start0-step1-n{frames}"
+    runs = sorted((prep / "runs").glob(f"{label}-*"))
+    if len(runs) != 1:
+        raise SystemExit(f"{prep / 'runs'}: expected one run folder {label}-*, found {len(runs)}")
+    done = sorted(runs[0].glob(".records/frame_*.json"))
+    recs = [json.loads(p.read_text()) for p in done]
+    return {"run_dir": str(runs[0]), "frames_dir": str(prep / "frames"), "flow_dir": str(prep / "flow-dis"),
+            "frames": len(done), "total_iterations": sum(r["iterations"] for r in recs),
+            "seconds_stylising": sum(r["seconds"] for r in recs)}
+
+
 def measure(record: dict[str, Any], style: np.ndarray, static_px: float) -> dict[str, Any]:
-    """Per-frame style loss, static-region colour and warping error of one run."""
+    """Per-frame style loss, static-region colour and warping error of one run (its finished frames)."""
     run = Path(record["run_dir"])
-    outputs = [read_image(p) for p in list_frames(run)]
-    inputs = [read_image(p) for p in list_frames(record["frames_dir"])][: len(outputs)]
-    flows = read_clip_flows(record["flow_dir"], len(outputs))
+    outputs = [read_image(p) for p in list_frames(run)][: record["frames"]]
+    inputs = [read_image(p) for p in list_frames(record["frames_dir"])]
+    all_flows = read_clip_flows(record["flow_dir"], len(inputs))
+    static = static_mask([f for f, _ in all_flows], static_px)  # over the whole clip, however far the run got
+    inputs, flows = inputs[: len(outputs)], all_flows[: len(outputs) - 1]
     rows, summary = score_clip(outputs, inputs, styles=[style], flows=flows)
-    static = static_mask([f for f, _ in flows], static_px)
     colours = region_colours(outputs, static)
     input_colours = region_colours(inputs, static)
     for row, c, ci in zip(rows, colours, input_colours):
@@ -91,7 +105,7 @@ def measure(record: dict[str, Any], style: np.ndarray, static_px: float) -> dict
 
 
 def plot(results: dict[str, dict[str, Any]], out: Path, title: str) -> None:
-    """Three panels against frame index: style loss, static-region L*, warping error."""
+    """Three panels against frame index: style loss, static-region colour change (CIE76 ΔE to frame 1), warping error."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -105,14 +119,15 @@ def plot(results: dict[str, dict[str, Any]], out: Path, title: str) -> None:
         k = [row["frame"] for row in rows]
         axes[0].plot(k, [row["style_loss"] for row in rows], label=f"{label} (last/first tenth {r['style_ratio']:.2f})")
         lab = rgb_to_lab(np.array([[row["static_r"], row["static_g"], row["static_b"]] for row in rows]))
-        axes[1].plot(k, lab[:, 0], label=f"{label} (ΔE first→last tenth {r['drift_de']:.1f})")
+        axes[1].plot(k, np.linalg.norm(lab - lab[0], axis=1), label=f"{label} (ΔE first→last tenth {r['drift_de']:.1f})")
         axes[2].plot(k[1:], [row["warp_error"] for row in rows[1:]], label=f"{label} (mean {r['warp_error']:.5f})")
     first = next(iter(results.values()))["rows"]
     lab_in = rgb_to_lab(np.array([[row["input_static_r"], row["input_static_g"], row["input_static_b"]] for row in first]))
-    axes[1].plot([row["frame"] for row in first], lab_in[:, 0], "k--", lw=1, label="input frames")
+    axes[1].plot([row["frame"] for row in first], np.linalg.norm(lab_in - lab_in[0], axis=1), "k--", lw=1,
+                 label=f"input frames (ΔE first→last tenth {next(iter(results.values()))['input_drift_de']:.1f})")
     axes[0].set_ylabel("style loss (fixed VGG16)")
     axes[0].set_yscale("log")
-    axes[1].set_ylabel("static regions: mean L*")
+    axes[1].set_ylabel("static regions: ΔE of the\nmean colour to frame 1's")
     axes[2].set_ylabel("warping error")
     axes[2].set_xlabel("frame")
     axes[0].set_title(title)
@@ -136,6 +151,8 @@ def main() -> int:
     ap.add_argument("--plot", type=Path, default=None, help="PNG of the per-frame curves")
     ap.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
     ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--score-only", action="store_true",
+                    help="do not stylise: score the frames the runs in --work have finished so far")
     args = ap.parse_args()
     if not (SHARED / "README.md").is_file() and not args.video.is_file():
         print(f"shared test material not found at {SHARED}", file=sys.stderr)
@@ -146,14 +163,18 @@ def main() -> int:
     for spec in args.runs:
         label, variant = parse_run(spec)
         t0 = time.perf_counter()
-        record = stylize_video(args.video, [args.style], work / f"{label}.mp4", height=args.height, variant=variant,
-                               max_frames=args.frames, work_dir=work / "work", progress=not args.no_progress)
+        if args.score_only:
+            record = finished_run(work, label, args.height, args.frames)
+        else:
+            record = stylize_video(args.video, [args.style], work / f"{label}.mp4", height=args.height,
+                                   variant=variant, max_frames=args.frames, work_dir=work / "work",
+                                   progress=not args.no_progress)
         results[label] = measure(record, style, args.static_px)
         write_text(work / f"{label}.csv", rows_to_csv(results[label]["rows"], list(results[label]["rows"][0])))
         print(f"{label}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
     r0 = next(iter(results.values()))
-    print(f"clip {args.video.name}, {args.frames} frames at {args.height} px, style {args.style.name}; static "
+    print(f"clip {args.video.name}, {len(r0['rows'])} frames at {args.height} px, style {args.style.name}; static "
           f"regions: flow < {args.static_px} px in every pair = {100 * r0['static_fraction']:.0f} % of the pixels; "
           f"input frames' own static drift ΔE {r0['input_drift_de']:.2f}")
     print(f"| run | style loss first tenth | last tenth | last/first | static drift ΔE | RGB dist | "
@@ -165,7 +186,7 @@ def main() -> int:
     summary = {k: {kk: vv for kk, vv in v.items() if kk != "rows"} for k, v in results.items()}
     write_text(work / "summary.json", json.dumps(summary, indent=1))
     if args.plot:
-        plot(results, args.plot, f"{args.video.name}, {args.frames} frames at {args.height} px, {args.style.stem}")
+        plot(results, args.plot, f"{args.video.name}, {len(r0['rows'])} frames at {args.height} px, {args.style.stem}")
         print(f"wrote {args.plot}", file=sys.stderr)
     return 0
 
