@@ -224,6 +224,7 @@ class Stylizer:
         coarse_to_fine: int | None = None,
         callback: ProgressCallback | None = None,
         warm: bool = False,
+        style_floor: tuple[float, float] | None = None,
     ) -> StyleResult:
         """Optimise one image.
 
@@ -236,6 +237,10 @@ class Stylizer:
             callback: called after every iteration with a dict (level, levels, iteration, budget, losses).
             warm: ``init`` is already a stylisation (e.g. the previous video frame, warped): stop
                 with ``settings.warm_tol`` / ``warm_window`` instead of ``tol`` / ``window``.
+            style_floor: ``(target, weight)``: at full size, add
+                ``weight · style_weight · max(0, style − target)`` to the objective, i.e. the style
+                term pulls ``1 + weight`` times harder while the (unweighted) style loss is above
+                ``target`` and as usual below it (video: keep later frames as stylised as the first).
         """
         s = self.settings
         start = time.perf_counter()
@@ -285,6 +290,7 @@ class Stylizer:
             x, info = self._optimise(
                 to_tensor(resize(content, size), self.device), start_img, terms, level_budget,
                 callback=callback, level=index + 1, levels=len(levels), warm=warm,
+                style_floor=style_floor if final else None,
             )
             total_iters += int(info["iterations"])
             restores += int(info["restores"])
@@ -303,12 +309,17 @@ class Stylizer:
         content_targets: dict[str, torch.Tensor],
         grams: dict[str, torch.Tensor],
         terms: list[tuple[torch.Tensor, torch.Tensor, float]],
+        style_floor: tuple[float, float] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         s = self.settings
         feats = self.features(x)
         c, st = self.meter.content_loss(feats, content_targets), self.meter.style_loss(feats, grams)
         parts: dict[str, torch.Tensor] = {"content": c, "style": st}  # type: ignore[dict-item]
         total = s.content_weight * c + s.style_weight * st
+        if style_floor is not None:  # hinge: a stronger style pull only above the floor
+            target, weight = style_floor
+            parts["style_floor"] = torch.relu(st - target)
+            total = total + weight * s.style_weight * parts["style_floor"]
         if s.tv_weight > 0:
             parts["tv"] = total_variation(x)
             total = total + s.tv_weight * parts["tv"]
@@ -340,6 +351,7 @@ class Stylizer:
         level: int,
         levels: int,
         warm: bool = False,
+        style_floor: tuple[float, float] | None = None,
     ) -> tuple[torch.Tensor, dict[str, object]]:
         """Run one pyramid level; return the best iterate and a record.
 
@@ -362,7 +374,7 @@ class Stylizer:
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
-            total, parts = self._losses(x, content_targets, grams, terms)
+            total, parts = self._losses(x, content_targets, grams, terms, style_floor)
             value = float(total.detach())  # the one host sync per evaluation (L-BFGS needs it too)
             warm = state["since_reset"] >= WARMUP_ITERATIONS  # L-BFGS overshoots while it learns the scale
             if not math.isfinite(value) or (warm and value > s.divergence_factor * best["loss"]):  # type: ignore[operator]
@@ -383,7 +395,7 @@ class Stylizer:
 
         if budget == 0:
             with torch.no_grad():
-                _, parts = self._losses(x, content_targets, grams, terms)
+                _, parts = self._losses(x, content_targets, grams, terms, style_floor)
             return x.detach(), {"iterations": 0, "restores": 0, "converged": False,
                                 "losses": {k: float(v) for k, v in parts.items()}}
 

@@ -186,6 +186,10 @@ OPTIONS: tuple[Option, ...] = (
        scope="video", cli=None),
     _o("warp_interpolation", "str", "bicubic", "sampling of warped stylised frames; bicubic keeps their fine "
        "texture, which bilinear blurs", scope="video", choices=INTERPOLATIONS, cli=None),
+    _o("style_floor", "float", None, "long clips (docs/long-clips.md): while a later frame's style loss is above "
+       "this many times its shot's first frame's, the style term pulls 1 + style_floor_weight times harder; "
+       "null: off", scope="video", minimum=0, exclusive_minimum=True, nullable=True, cli=None),
+    _o("style_floor_weight", "float", 2.0, "see style_floor", scope="video", minimum=0, cli=None),
 )
 
 

@@ -354,11 +354,15 @@ def _stylize_frame(
         combined = combine_closest_first([c for _, c in images])
         terms = [TemporalTerm(w, c, video.temporal_weight) for (w, _), c in zip(images, combined)]
 
+    floor = None  # the shot's first frame's style loss, times style_floor (first pass only)
+    if video.style_floor is not None and previous_pass is None and mode in ("prev", "prev_warped"):
+        floor = (video.style_floor * float(store.record(data.shot_start(k))["style_loss"]), video.style_floor_weight)
+
     bar = IterationBar(desc=f"  frame {k}", enabled=progress, position=1, leave=False)
     try:
         result = stylizer.stylize(content, init=init.astype(np.float32), temporal=terms,
                                   iterations=budget, coarse_to_fine=coarse_to_fine, callback=bar,
-                                  warm=mode in ("prev", "prev_warped", "multipass"))
+                                  warm=mode in ("prev", "prev_warped", "multipass"), style_floor=floor)
     finally:
         bar.close()
     record = {
@@ -375,6 +379,7 @@ def _stylize_frame(
         "total_loss": result.losses.get("total", float("nan")),
         "temporal_terms": len(terms),
         "mask_mean": float(np.mean(terms[0].mask)) if terms else None,
+        "style_floor": floor[0] if floor else None,
         "seconds": round(result.seconds, 4),
     }
     return result.image, record

@@ -19,6 +19,9 @@ Initialisation of frames after the first (Ruder et al. 2016, the source report's
 ``temporal_weight`` (γ) > 0 adds Ruder's temporal loss against the warped earlier frames listed
 in ``long_term`` (frame offsets, closest first; ``[1]`` is the short-term loss); masks of farther
 frames are combined "closest first". ``passes`` > 1 runs the multi-pass algorithm.
+``style_floor`` (long clips, docs/long-clips.md): while a later frame's style loss is above
+``style_floor`` times its shot's first frame's, its style term pulls ``1 + style_floor_weight`` times
+harder.
 """
 
 from __future__ import annotations

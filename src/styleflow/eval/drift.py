@@ -1,0 +1,66 @@
+"""Does a long stylised clip keep its style? Measures over frame index (issue 14, item 4).
+
+* :func:`static_mask`: the pixels that do not move in the *input* clip — forward flow magnitude
+  below ``threshold`` pixels in every consecutive pair;
+* :func:`region_colours`: the mean RGB colour of a region in every frame;
+* :func:`delta_e`: CIE76 colour difference of two mean colours (CIELAB, D65);
+* :func:`tenths`: the mean of the first and of the last tenth of a per-frame series.
+
+The benchmark ``bench/bench_long_clip.py`` combines them with the fixed-backbone style loss of
+:class:`styleflow.eval.metrics.LossMeter` (docs/long-clips.md).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from styleflow.errors import StyleflowError
+
+
+def static_mask(forward_flows: Sequence[np.ndarray], threshold: float = 0.5) -> np.ndarray:
+    """``(H, W)`` bool: pixels whose flow magnitude stays below ``threshold`` px in every pair.
+
+    Args:
+        forward_flows: ``(H, W, 2)`` float flows (pixels) of consecutive input frames, all one size.
+        threshold: largest per-pair motion (pixels) a static pixel may have.
+    """
+    if not forward_flows:
+        raise StyleflowError("static region: a clip of at least two frames (one flow) is needed")
+    peak = np.zeros(forward_flows[0].shape[:2], np.float32)
+    for flow in forward_flows:
+        if flow.shape[:2] != peak.shape:
+            raise StyleflowError(f"static region: flows of different sizes {flow.shape[:2]} and {peak.shape}")
+        np.maximum(peak, np.hypot(flow[..., 0], flow[..., 1]), out=peak)
+    return peak < threshold
+
+
+def region_colours(frames: Sequence[np.ndarray], mask: np.ndarray) -> np.ndarray:
+    """``(N, 3)`` mean RGB (in [0, 1]) of ``mask``'s pixels in each ``(H, W, 3)`` frame (NaN if empty)."""
+    if not mask.any():
+        return np.full((len(frames), 3), np.nan, np.float64)
+    return np.stack([f[mask].astype(np.float64).mean(axis=0) for f in frames])
+
+
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """sRGB colours ``(..., 3)`` in [0, 1] → CIELAB (D65; L* in 0..100)."""
+    import cv2
+
+    a = np.asarray(rgb, np.float32).reshape(-1, 1, 3)
+    return cv2.cvtColor(a, cv2.COLOR_RGB2LAB).reshape(np.shape(rgb)).astype(np.float64)
+
+
+def delta_e(rgb_a: np.ndarray, rgb_b: np.ndarray) -> float:
+    """CIE76 ΔE between two sRGB colours in [0, 1] (≈ 2.3: just noticeable side by side)."""
+    return float(np.linalg.norm(rgb_to_lab(rgb_a) - rgb_to_lab(rgb_b)))
+
+
+def tenths(values: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Means (over axis 0, NaN ignored) of the first and of the last tenth of a series (≥ 1 item each)."""
+    v = np.asarray(values, np.float64)
+    if len(v) < 2:
+        raise StyleflowError(f"first/last tenth: a series of at least two frames is needed, got {len(v)}")
+    n = max(1, int(math.floor(len(v) / 10)))
+    return np.nanmean(v[:n], axis=0), np.nanmean(v[-n:], axis=0)
