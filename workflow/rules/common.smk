@@ -7,8 +7,10 @@ Folder layout (all under results/; logs/ and benchmarks/ mirror it by rule):
     results/prep/{video}/h{res}/flow-{method}/                      forward/backward .flo
     results/prep/{video}/h{res}/masks-{method}/                     reliability maps + cuts.json
     results/prep/{video}/h{res}/flow-{method}.mp4, warped-{method}.mp4
-    results/runs/{video}/{style}/h{res}/{budget}/{variant}/frames/   stylised frames (work folder)
+    results/runs/{video}/{style}/h{res}/{budget}/{variant}/shots/{first}-{last}/   one shot's frames
+    results/runs/{video}/{style}/h{res}/{budget}/{variant}/frames/   the run's stylised frames (assembled)
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/run.json, frames.csv, video.mp4
+    {scratch}/runs/{video}/{style}/h{res}/{budget}/{variant}/{first}-{last}/   a running shot (resumable)
 
 Later stages (metrics, tables, grids) add a target function here and call it from all_targets().
 """
@@ -19,6 +21,7 @@ import os
 from snakemake.exceptions import WorkflowError
 
 from styleflow.errors import StyleflowError
+from styleflow.video.shots import SHOT_PATTERN, clip_shots
 from styleflow.video.variants import VARIANTS, resolve_variant
 
 NAME = r"[A-Za-z0-9_-]+"
@@ -30,6 +33,7 @@ wildcard_constraints:
     budget=NAME,
     variant=NAME,
     res=r"[0-9]+",
+    shot=SHOT_PATTERN,
 
 
 DEMO_VIDEO = "results/demo/chelsea_pan.mp4"
@@ -65,16 +69,6 @@ def clip_settings(wildcards):
 def frame_height(wildcards):
     """The job's frame height in pixels, the {res} wildcard as a number."""
     return int(wildcards.res)
-
-
-def run_frames_of_input(wildcards, input):
-    """A run's stylised-frames folder, beside the run summary the job reads (RUN/frames)."""
-    return os.path.join(os.path.dirname(input.summary), "frames")
-
-
-def run_frames_of_output(wildcards, output):
-    """A run's stylised-frames folder, beside the run summary the job writes (RUN/frames)."""
-    return os.path.join(os.path.dirname(output.summary), "frames")
 
 
 def video_path(wildcards):
@@ -137,6 +131,19 @@ def stylize_options(wildcards):
         "device": config["device"],
         "seed": config["seed"],
     }
+
+
+def shot_scratch(wildcards):
+    """The resumable folder of one shot's stylisation: outside results/, not a declared output."""
+    run = RUN.format(**{k: getattr(wildcards, k) for k in KEYS})
+    return os.path.join(config["scratch"], os.path.relpath(run, "results"), wildcards.shot)
+
+
+def run_shots(wildcards):
+    """The run's per-shot outputs, once the consistency checkpoint has found the clip's cuts."""
+    masks = checkpoints.consistency.get(video=wildcards.video, res=wildcards.res).output.masks
+    run = RUN.format(**{k: getattr(wildcards, k) for k in KEYS})
+    return [os.path.join(run, "shots", s.name) for s in clip_shots(masks)]
 
 
 # ---------------------------------------------------------------- the grid

@@ -1,4 +1,4 @@
-rule consistency:
+checkpoint consistency:
     input:
         frames=f"{PREP}/frames",
         flow=f"{PREP}/flow-{FLOW}",
