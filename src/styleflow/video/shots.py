@@ -40,7 +40,7 @@ SHOT_RECORD = "shot.json"
 SHOT_ROWS = "frames.csv"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Shot:
     """Frames ``first`` … ``last`` (1-based, inclusive) of a clip, between two scene cuts."""
 
