@@ -6,6 +6,7 @@ Folder layout (all under results/; logs/ and benchmarks/ mirror it by rule):
     results/prep/{video}/h{res}/frames/                             content frames + meta.json
     results/prep/{video}/h{res}/flow-{method}/                      forward/backward .flo
     results/prep/{video}/h{res}/masks-{method}/                     reliability maps + cuts.json
+    results/prep/{video}/h{res}/cuts-{method}/cuts.json             the cuts again: plans the shots
     results/prep/{video}/h{res}/flow-{method}.mp4, warped-{method}.mp4
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/shots/{first}-{last}/   one shot's frames
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/frames/   the run's stylised frames (assembled)
@@ -136,14 +137,24 @@ def stylize_options(wildcards):
 def shot_scratch(wildcards):
     """The resumable folder of one shot's stylisation: outside results/, not a declared output."""
     run = RUN.format(**{k: getattr(wildcards, k) for k in KEYS})
-    return os.path.join(config["scratch"], os.path.relpath(run, "results"), wildcards.shot)
+    return os.path.join(
+        config["scratch"], os.path.relpath(run, "results"), wildcards.shot
+    )
 
 
 def run_shots(wildcards):
     """The run's per-shot outputs, once the consistency checkpoint has found the clip's cuts."""
-    masks = checkpoints.consistency.get(video=wildcards.video, res=wildcards.res).output.masks
+    cuts = checkpoints.consistency.get(
+        video=wildcards.video, res=wildcards.res
+    ).output.cuts
+    with (
+        cuts.open()
+    ):  # without a shared file system this fetches the file from the storage first
+        pass
     run = RUN.format(**{k: getattr(wildcards, k) for k in KEYS})
-    return [os.path.join(run, "shots", s.name) for s in clip_shots(masks)]
+    return [
+        os.path.join(run, "shots", s.name) for s in clip_shots(os.path.dirname(cuts))
+    ]
 
 
 # ---------------------------------------------------------------- the grid

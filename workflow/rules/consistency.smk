@@ -4,6 +4,7 @@ checkpoint consistency:
         flow=f"{PREP}/flow-{FLOW}",
     output:
         masks=directory(f"{PREP}/masks-{FLOW}"),
+        cuts=f"{PREP}/cuts-{FLOW}/cuts.json",
     log:
         f"logs/consistency/{{video}}/h{{res}}-{FLOW}.log",
     benchmark:
