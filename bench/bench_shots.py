@@ -107,13 +107,13 @@ def main() -> None:
     )
     cfg = ("--configfile", str(work / "bench.yaml"))
     prep = f"results/prep/joined/h{h}"
-    snakemake(work, "--cores", "2", *cfg, f"{prep}/cuts-dis/cuts.json", f"{prep}/masks-dis")
+    snakemake(work, f"{prep}/cuts-dis/cuts.json", f"{prep}/masks-dis", "--cores", "2", *cfg)
     from styleflow.io.layout import ClipPaths
     from styleflow.video.shots import clip_shots
 
     shots = clip_shots(work / prep / "masks-dis")
     run = work / RUN.format(h=h)
-    t_shots = snakemake(work, "--cores", "2", "--set-threads", "sequence=1", *cfg, str(run.relative_to(work) / "run.json"))
+    t_shots = snakemake(work, str(run.relative_to(work) / "run.json"), "--cores", "2", "--set-threads", "sequence=1", *cfg)
 
     import torch
 

@@ -161,3 +161,42 @@ def test_assembly_refuses_shots_with_a_gap(tmp_path: Path) -> None:
     with pytest.raises(StyleflowError, match="rows do not cover|tile the clip"):
         assemble_run(sorted(tmp_path.iterdir()), tmp_path / "f", tmp_path / "r.csv", tmp_path / "r.json", ["frame"])
     assert not (tmp_path / "r.json").exists()
+
+
+# ---------------------------------------------------------------- the workflow: one job per shot
+
+
+def test_workflow_runs_one_job_per_shot_with_the_frames_of_one_job(clip: ClipPaths, style_file: Path, tmp_path: Path) -> None:
+    """A video with a cut: after the checkpoint the DAG has one sequence job per shot and run; the
+    assembled frames equal stylize_clip's in one process (same seed, one torch thread)."""
+    import yaml
+    from workflow_helpers import CONFIG, job_counts, overlay, scheduled, snakemake
+
+    from styleflow.io.encode import encode_arrays
+    from styleflow.io.images import read_image, to_uint8
+
+    encode_arrays([to_uint8(read_image(clip.frame(k))) for k in range(1, N + 1)], tmp_path / "cut.mp4", fps=10)
+    shutil.copyfile(style_file, tmp_path / "style.png")
+    cfg = yaml.safe_load((CONFIG / "tiny.yaml").read_text())
+    cfg["videos"] = {"cut": {"path": "cut.mp4"}}
+    cfg["styles"] = {"stripes": {"images": ["style.png"]}}
+    cfg["seed"] = 3
+    cfgfile = overlay(tmp_path, "cut", cfg)
+    prep = "results/prep/cut/h40"
+    snakemake(f"{prep}/cuts-dis/cuts.json", "--cores", "2", "--configfile", cfgfile, workdir=tmp_path, timeout=300)
+    assert json.loads((tmp_path / prep / "cuts-dis/cuts.json").read_text())["cuts"] == [CUT]
+    run = "results/runs/cut/stripes/h40/tiny/flowInit_temporalLoss"
+    dry = snakemake("-n", "--configfile", cfgfile, workdir=tmp_path).stdout
+    assert job_counts(dry, {"sequence", "assemble"}) == {"sequence": 4, "assemble": 2}  # 2 shots x 2 variants
+    assert {j["shot"] for j in scheduled(dry, "sequence")} == {f"000001-{CUT - 1:06d}", f"{CUT:06d}-{N:06d}"}
+    out = snakemake(f"{run}/run.json", "--cores", "2", "--set-threads", "sequence=1", "--configfile", cfgfile,
+                    workdir=tmp_path, timeout=600).stdout  # fmt: skip
+    assert job_counts(out, {"sequence", "assemble"}) == {"sequence": 2, "assemble": 1}
+    prepared = ClipPaths(tmp_path / prep / "frames", tmp_path / prep / "flow-dis", tmp_path / prep / "masks-dis")
+    one = tmp_path / "one"
+    stylize_clip(prepared, [tmp_path / "style.png"], one, variant="flowInit_temporalLoss", first_iterations=6,
+                 iterations=3, options=cfg["options"], device="cpu", seed=3, progress=False)  # fmt: skip
+    for k in range(1, N + 1):
+        assert (tmp_path / run / "frames" / frame_name(k)).read_bytes() == (one / frame_name(k)).read_bytes(), f"frame {k}"
+    record = json.loads((tmp_path / run / "run.json").read_text())
+    assert record["scene_cuts"] == [CUT] and len(record["shots"]) == 2
