@@ -145,8 +145,10 @@ def test_a_shot_resumes_at_the_frame_it_stopped_at(clip: ClipPaths, style_file: 
 
 
 def test_a_shot_that_is_not_one_is_refused(clip: ClipPaths, style_file: Path, tmp_path: Path) -> None:
-    with pytest.raises(StyleflowError, match="not a shot of"):
-        stylize_shot(clip, [style_file], tmp_path / "x", Shot(2, N), device="cpu", progress=False)
+    for wrong in (Shot(2, N), Shot(1, CUT - 2), Shot(1, N), Shot(CUT, N + 1)):
+        with pytest.raises(StyleflowError, match="not a shot of"):
+            stylize_shot(clip, [style_file], tmp_path / "x", wrong, device="cpu", progress=False)
+    assert not (tmp_path / "x").exists()
 
 
 def test_assembly_refuses_shots_with_a_gap(tmp_path: Path) -> None:

@@ -241,7 +241,7 @@ def stylize_shot(
     pass_budget = _first_not_none(video.pass_iterations, max(1, later_budget // 2))
 
     data = _Clip(clip, _frame_count(clip, n_frames))
-    if shot.last > data.n or data.shot_start(shot.first) != shot.first or data.shot_start(shot.last) != shot.first:
+    if shot not in plan_shots(data.cuts, data.n):
         raise StyleflowError(f"shot {shot.name}: not a shot of {clip.masks} (cuts {data.cuts}, {data.n} frames); "
                              "plan the shots from the clip's cuts.json")
     needs_flow = video.init == "prev_warped" or video.temporal_weight > 0 or video.passes > 1
