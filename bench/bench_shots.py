@@ -6,8 +6,9 @@ Joins clips of ../shared/data/videos into one multi-shot video (>= 4 shots, a sc
 join), prepares it with the workflow (frames, flow, consistency: the cuts), then stylises one run
 (flowInit_temporalLoss, a real painting) twice on the same prepared clip:
 
-* shot jobs: ``snakemake --cores 2 --set-threads sequence=1`` (one sequence job per shot, then
-  assemble), and
+* shot jobs: ``snakemake --cores 2 --set-threads sequence=1 --resources gpu=2`` (one sequence
+  job per shot, then assemble; ``gpu`` is the default profile's throttle of one stylisation at a
+  time, raised to the number of jobs that may run at once), and
 * one job: :func:`styleflow.video.sequence.stylize_clip` in one process with one torch thread,
 
 checks that the frames are byte-identical, and prints a table: the wall times, their ratio (target
@@ -113,7 +114,8 @@ def main() -> None:
 
     shots = clip_shots(work / prep / "masks-dis")
     run = work / RUN.format(h=h)
-    t_shots = snakemake(work, str(run.relative_to(work) / "run.json"), "--cores", "2", "--set-threads", "sequence=1", *cfg)
+    t_shots = snakemake(work, str(run.relative_to(work) / "run.json"), "--cores", "2", "--set-threads", "sequence=1",
+                        "--resources", "gpu=2", *cfg)
 
     import torch
 
@@ -143,7 +145,7 @@ def main() -> None:
     print("| run | wall s | vs one job |")
     print("| --- | ---: | ---: |")
     print(f"| one job (stylize_clip, 1 thread) | {t_one:.1f} | 1.00 |")
-    print(f"| shot jobs, snakemake --cores 2 | {t_shots:.1f} | {t_shots / t_one:.2f} (target <= 0.6) |")
+    print(f"| shot jobs, snakemake --cores 2 --resources gpu=2 | {t_shots:.1f} | {t_shots / t_one:.2f} (target <= 0.6) |")
     print()
     tail = max(0.0, t_shots - predict(durations, 2, 0.0))  # scheduling, assemble, Snakemake's own time
     print(f"shot jobs measured (s): {', '.join(f'{d:.1f}' for d in durations)}; overhead beyond them at 2 workers: {tail:.1f} s")
