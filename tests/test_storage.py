@@ -58,7 +58,7 @@ def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path) -
     store, state = tmp_path / "store", tmp_path / "nodes"
     py = sys.executable
     proc = snakemake(
-        "--configfile", "config/tiny.yaml", "--workflow-profile", "none", "results/ablation.csv",
+        "results/ablation.csv", "--configfile", "config/tiny.yaml", "--workflow-profile", "none",
         "--executor", "cluster-generic",
         "--cluster-generic-submit-cmd", f"{py} {NODES / 'submit.py'} {state}",
         "--cluster-generic-status-cmd", f"{py} {NODES / 'status.py'} {state}",
@@ -77,7 +77,7 @@ def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path) -
 
     local = tmp_path / "local"
     local.mkdir()
-    snakemake("--cores", "2", "--configfile", str(CONFIG / "tiny.yaml"), "results/ablation.csv", *THREADS,
+    snakemake("results/ablation.csv", "--cores", "2", *THREADS, "--configfile", str(CONFIG / "tiny.yaml"),
               workdir=local, timeout=900)  # fmt: skip
     remote_rows, local_rows = table(store / "results/ablation.csv"), table(local / "results/ablation.csv")
     assert len(remote_rows) == 2 and remote_rows == local_rows
