@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from workflow_helpers import CONFIG, REPO, snakemake
+from workflow_helpers import BIN, CONFIG, REPO, snakemake
 
 NODES = Path(__file__).parent / "nodes"
 #: Columns that measure time, not results.
@@ -57,19 +58,24 @@ def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path) -
     subprocess.run(["git", "add", "-A"], cwd=clone, check=True)
     store, state = tmp_path / "store", tmp_path / "nodes"
     py = sys.executable
-    proc = snakemake(
-        "results/ablation.csv", "--configfile", "config/tiny.yaml", "--workflow-profile", "none",
+    # Run from the clone without --directory: Snakemake passes its --directory on to the jobs, which
+    # would then all work in the clone instead of their own empty folders.
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    cmd = [
+        str(BIN / "snakemake"), "--snakefile", "Snakefile", "results/ablation.csv",
+        "--configfile", "config/tiny.yaml", "--workflow-profile", "none",
         "--executor", "cluster-generic",
         "--cluster-generic-submit-cmd", f"{py} {NODES / 'submit.py'} {state}",
         "--cluster-generic-status-cmd", f"{py} {NODES / 'status.py'} {state}",
         "--default-storage-provider", "fs", "--default-storage-prefix", str(store),
         "--shared-fs-usage", "none", "--job-deploy-sources", "--jobs", "2", "--latency-wait", "5", *THREADS,
-        workdir=clone, timeout=1500, snakefile=clone / "Snakefile", check=False,
-    )  # fmt: skip
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=clone, env=env, capture_output=True, text=True, timeout=1500)
     jobs = sorted((p for p in state.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
     failed = [j for j in jobs if (j / "rc").is_file() and (j / "rc").read_text().strip() != "0"]
-    assert proc.returncode == 0, proc.stdout[-3000:] + "".join(f"\n== node job {j.name}:\n" + (j / "log").read_text()[-3000:] for j in failed)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:] + "".join(f"\n== node job {j.name}:\n" + (j / "log").read_text()[-3000:] for j in failed)
     assert len(jobs) >= 10  # every job but the local demo rules ran on a node
+    assert not any(str(clone) in (j / "jobscript.sh").read_text() for j in jobs)  # no node was sent to the clone
     assert all((j / "rc").read_text().strip() == "0" for j in jobs)
     assert not (clone / "results").exists()  # nothing was written beside the sources: all in the storage
     runs = store / "results/runs/demo/swirls/h40/tiny"

@@ -16,11 +16,10 @@ BIN = Path(sys.executable).parent
 CONFIG = REPO / "config"
 
 
-def snakemake(*args: str, workdir: Path, timeout: float = 120, check: bool = True,
-              snakefile: Path = REPO / "Snakefile") -> subprocess.CompletedProcess:
-    """Run the pipeline's Snakefile (or a copy's) with ``workdir`` as working directory; output in stdout."""
+def snakemake(*args: str, workdir: Path, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the pipeline's Snakefile with ``workdir`` as working directory; output in stdout."""
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(snakefile), "--directory", str(workdir), *args]
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout)
     proc.stdout = proc.stdout + proc.stderr
     if check and proc.returncode != 0:
