@@ -64,7 +64,7 @@ def snakemake(workdir: Path, *args: str) -> float:
     exe = Path(sys.executable).parent / "snakemake"
     t0 = time.perf_counter()
     proc = subprocess.run([str(exe), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args],
-                          cwd=workdir, capture_output=True, text=True)  # fmt: skip
+                          cwd=workdir, capture_output=True, text=True, check=False)  # fmt: skip
     if proc.returncode != 0:
         raise SystemExit(proc.stdout[-3000:] + proc.stderr[-3000:])
     return time.perf_counter() - t0
@@ -76,6 +76,14 @@ def predict(durations: list[float], workers: int, tail: float) -> float:
     for d in sorted(durations, reverse=True):
         heapq.heappush(free, heapq.heappop(free) + d)
     return max(free) + tail
+
+
+def print_predictions(durations: list[float], tail: float, t_one: float, title: str) -> None:
+    print(f"| workers | {title} | vs one job |")
+    print("| ---: | ---: | ---: |")
+    for w in (2, 8, 64):
+        p = predict(durations, w, tail)
+        print(f"| {w} | {p:.1f} | {p / t_one:.2f} |")
 
 
 def main() -> None:
@@ -150,11 +158,7 @@ def main() -> None:
     print()
     tail = max(0.0, t_shots - predict(durations, 2, 0.0))  # scheduling, assemble, Snakemake's own time
     print(f"shot jobs measured (s): {', '.join(f'{d:.1f}' for d in durations)}; overhead beyond them at 2 workers: {tail:.1f} s")
-    print("| workers | predicted wall s (shot jobs + measured overhead) | vs one job |")
-    print("| ---: | ---: | ---: |")
-    for w in (2, 8, 64):
-        p = predict(durations, w, tail)
-        print(f"| {w} | {p:.1f} | {p / t_one:.2f} |")
+    print_predictions(durations, tail, t_one, "predicted wall s (shot jobs + measured overhead)")
     # Without contention: each shot job costs what the shot cost inside the one job, plus the job's own
     # start (process, imports, backbone: measured as the shot job's time beyond its stylising).
     shot_dir = run / "shots"
@@ -164,11 +168,7 @@ def main() -> None:
     alone = [x["seconds"] + start for x in one_record["shots"]]
     print()
     print(f"without contention (each shot as fast as inside the one job, + {start:.1f} s job start, + the overhead):")
-    print("| workers | predicted wall s | vs one job |")
-    print("| ---: | ---: | ---: |")
-    for w in (2, 8, 64):
-        p = predict(alone, w, tail)
-        print(f"| {w} | {p:.1f} | {p / t_one:.2f} |")
+    print_predictions(alone, tail, t_one, "predicted wall s")
     if len(shots) < 4:
         print(f"WARNING: only {len(shots)} shots were detected; the target needs >= 4")
 

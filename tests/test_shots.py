@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from test_sequence import style_file  # noqa: F401 (the striped style fixture)
 
 from styleflow.errors import StyleflowError
 from styleflow.io.images import write_image
@@ -24,7 +25,14 @@ from styleflow.io.layout import ClipPaths, frame_name
 from styleflow.motion.consistency import compute_masks
 from styleflow.motion.flow import compute_flows
 from styleflow.video.sequence import CSV_COLUMNS, stylize_clip, stylize_shot
-from styleflow.video.shots import Shot, assemble_run, clip_shots, plan_shots, publish_shot, read_rows
+from styleflow.video.shots import (
+    Shot,
+    assemble_run,
+    clip_shots,
+    plan_shots,
+    publish_shot,
+    read_rows,
+)
 
 H, W = 40, 56
 CUT = 4  # frames 1-3: texture A panning; frames 4-6: texture B panning the other way
@@ -54,17 +62,6 @@ def clip(tmp_path_factory) -> ClipPaths:
     compute_flows(paths.frames, paths.flow, method="dis", offsets=[1, 2, 4], progress=False)
     compute_masks(paths.flow, paths.masks, offsets=[1, 2, 4], frames_dir=paths.frames, progress=False)
     return paths
-
-
-@pytest.fixture(scope="module")
-def style_file(tmp_path_factory) -> Path:
-    p = tmp_path_factory.mktemp("style") / "style.png"
-    rng = np.random.default_rng(7)
-    stripes = np.zeros((64, 64, 3), np.float32)
-    stripes[:, :, 0] = np.sin(np.arange(64) / 2.0)[None, :] > 0
-    stripes[:, :, 2] = rng.random((64, 64)) > 0.7
-    write_image(p, stripes)
-    return p
 
 
 def without_cross_cut_files(clip: ClipPaths, dest: Path) -> ClipPaths:
