@@ -6,6 +6,10 @@
 * after a real run of the tiny grid (in a temporary folder, ``--directory``): adding a variant
   schedules no frames/flow/masks job, adding a style no flow job, changing one variant's weight
   reruns only that variant's jobs; an interrupted stylisation resumes without losing its frames.
+
+Stylisation runs one ``sequence`` job per shot after the ``consistency`` checkpoint has found the
+scene cuts, and ``assemble`` joins a run's shots: a dry run before the checkpoint has run lists
+the ``assemble`` jobs only (the shots are not known yet); after it, one ``sequence`` job per shot.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -25,7 +30,7 @@ from workflow_helpers import job_counts as _job_counts
 
 PREP_RULES = {"frames", "flow", "consistency"}
 #: The rules of this issue; later stages (metrics, tables, grids) add their own jobs to a run.
-STAGES = {"demo_clip", "demo_style", "frames", "flow", "consistency", "flowviz", "sequence", "encode"}
+STAGES = {"demo_clip", "demo_style", "frames", "flow", "consistency", "flowviz", "sequence", "assemble", "encode"}
 
 
 def job_counts(output: str, rules: set[str] | None = None) -> dict[str, int]:
@@ -85,14 +90,14 @@ def test_default_config_dry_run(tmp_path: Path) -> None:
     runs = len(cfg["variants"]) * len(cfg["styles"]) * len(cfg["videos"]) * len(cfg["resolutions"])
     assert counts == {
         "demo_clip": 1, "demo_style": 1, "frames": 1, "flow": 1, "consistency": 1, "flowviz": 1,
-        "sequence": runs, "encode": runs,
+        "assemble": runs, "encode": runs,
     }  # fmt: skip
     assert "resources: tmpdir=/tmp, gpu=1" in out or "gpu=1" in out
 
 
 def test_tiny_config_dry_run(tmp_path: Path) -> None:
     counts = job_counts(dry_run(tmp_path, str(CONFIG / "tiny.yaml")).stdout)
-    assert counts["sequence"] == 2 and counts["frames"] == 1
+    assert counts["assemble"] == 2 and counts["frames"] == 1 and "sequence" not in counts  # shots: after the checkpoint
 
 
 def test_report_config_dry_run(tmp_path: Path) -> None:
@@ -106,9 +111,9 @@ def test_report_config_dry_run(tmp_path: Path) -> None:
     )
     out = dry_run(tmp_path, str(CONFIG / "report.yaml"), mine).stdout
     counts = job_counts(out)
-    assert counts == {"frames": 1, "flow": 1, "consistency": 1, "flowviz": 1, "sequence": 5, "encode": 5}
+    assert counts == {"frames": 1, "flow": 1, "consistency": 1, "flowviz": 1, "assemble": 5, "encode": 5}
     assert "results/prep/clip/h350/frames" in out
-    variants = {job["variant"] for job in scheduled(out, "sequence")}
+    variants = {job["variant"] for job in scheduled(out, "assemble")}
     assert variants == {"noInit", "noFlowInit_noTemporalLoss", "noFlowInit_temporalLoss", "flowInit_temporalLoss", "moreSteps"}
 
 
@@ -121,7 +126,7 @@ def test_report_config_without_the_video_says_what_to_do(tmp_path: Path) -> None
 def test_runs_filter_picks_a_subset(tmp_path: Path) -> None:
     only = overlay(tmp_path, "only", {"runs": [{"variant": ["noInit", "moreSteps"]}]})
     out = dry_run(tmp_path, str(CONFIG / "config.yaml"), only).stdout
-    assert {j["variant"] for j in scheduled(out, "sequence")} == {"noInit", "moreSteps"}
+    assert {j["variant"] for j in scheduled(out, "assemble")} == {"noInit", "moreSteps"}
     assert job_counts(out)["encode"] == 2
 
 
@@ -137,7 +142,7 @@ def test_long_term_variant_needs_its_flow_offsets(tmp_path: Path) -> None:
     proc = snakemake("-n", "--configfile", str(CONFIG / "config.yaml"), lt, workdir=tmp_path, check=False)
     assert proc.returncode != 0 and "config flow.offsets: variant longTerm needs flow" in proc.stdout
     ok = overlay(tmp_path, "ok", {"variants": {"longTerm": {}}, "flow": {"offsets": [1, 2, 4]}})
-    assert job_counts(dry_run(tmp_path, str(CONFIG / "config.yaml"), ok).stdout)["sequence"] == 6
+    assert job_counts(dry_run(tmp_path, str(CONFIG / "config.yaml"), ok).stdout)["assemble"] == 6
 
 
 def test_bad_name_is_rejected_before_anything_runs(tmp_path: Path) -> None:
@@ -167,6 +172,7 @@ def tiny_dry_run(workdir: Path, changes: dict | None = None) -> str:
 
 
 RUN = "results/runs/demo/swirls/h40/tiny/{variant}"
+SHOT = "000001-000004"  # the tiny clip has no cut: one shot
 
 
 def test_end_to_end_outputs(tiny: Path) -> None:
@@ -189,11 +195,15 @@ def test_end_to_end_outputs(tiny: Path) -> None:
     for name in ("flow-dis.mp4", "warped-dis.mp4"):
         assert (prep / name).stat().st_size > 0
     assert len(list((prep / "frames").glob("frame_*.png"))) == 4
-    for rule in ("frames", "flow", "consistency", "sequence", "encode", "flowviz", "demo"):
+    for variant in ("noInit", "flowInit_temporalLoss"):
+        shot = tiny / RUN.format(variant=variant) / "shots" / SHOT
+        assert json.loads((shot / "shot.json").read_text())["shot"] == [1, 4]
+        assert (shot / "frame_000004.png").read_bytes() == (tiny / RUN.format(variant=variant) / "frames/frame_000004.png").read_bytes()
+    assert not list((tiny / "scratch").rglob("*.png"))  # published shots leave no scratch frames
+    for rule in ("frames", "flow", "consistency", "sequence", "assemble", "encode", "flowviz", "demo"):
         assert list((tiny / "logs" / rule).rglob("*.log")), rule
     for rule in ("frames", "flow", "consistency", "sequence", "encode", "flowviz"):
         assert list((tiny / "benchmarks" / rule).rglob("*.tsv")), rule
-    assert float((tiny / "seconds.txt").read_text()) < 300
 
 
 def test_nothing_to_do_after_the_run(tiny: Path) -> None:
@@ -202,7 +212,7 @@ def test_nothing_to_do_after_the_run(tiny: Path) -> None:
 
 def test_adding_a_variant_schedules_no_preparation(tiny: Path) -> None:
     out = tiny_dry_run(tiny, {"variants": {"flowInit_noTemporalLoss": {}}})
-    assert job_counts(out) == {"sequence": 1, "encode": 1}
+    assert job_counts(out) == {"sequence": 1, "assemble": 1, "encode": 1}  # the checkpoint ran: shots are known
     assert [j["variant"] for j in scheduled(out, "sequence")] == ["flowInit_noTemporalLoss"]
 
 
@@ -211,57 +221,60 @@ def test_adding_a_style_schedules_no_flow(tiny: Path) -> None:
 
     make_style(tiny / "other.png", height=64, width=64, seed=7)
     out = tiny_dry_run(tiny, {"styles": {"other": {"images": ["other.png"]}}})
-    assert job_counts(out) == {"sequence": 2, "encode": 2}
+    assert job_counts(out) == {"sequence": 2, "assemble": 2, "encode": 2}
     assert {j["style"] for j in scheduled(out, "sequence")} == {"other"}
 
 
 def test_changing_a_variant_reruns_only_that_variant(tiny: Path) -> None:
     out = tiny_dry_run(tiny, {"variants": {"flowInit_temporalLoss": {"temporal_weight": 50.0}}})
-    assert job_counts(out) == {"sequence": 1, "encode": 1}
+    assert job_counts(out) == {"sequence": 1, "assemble": 1, "encode": 1}
     assert [j["variant"] for j in scheduled(out, "sequence")] == ["flowInit_temporalLoss"]
     assert "params have changed" in out.lower() or "Params have changed" in out
 
 
 def test_changing_the_budget_reruns_stylisation_only(tiny: Path) -> None:
     out = tiny_dry_run(tiny, {"budgets": {"tiny": {"first": 6, "later": 4}}})
-    assert job_counts(out) == {"sequence": 2, "encode": 2}
+    assert job_counts(out) == {"sequence": 2, "assemble": 2, "encode": 2}
 
 
 def test_adding_a_resolution_prepares_only_that_resolution(tiny: Path) -> None:
     out = tiny_dry_run(tiny, {"resolutions": [40, 32]})
     counts = job_counts(out)
-    assert counts["frames"] == 1 and counts["flow"] == 1 and counts["consistency"] == 1 and counts["sequence"] == 2
+    assert counts["frames"] == 1 and counts["flow"] == 1 and counts["consistency"] == 1 and counts["assemble"] == 2
     assert {j["res"] for j in scheduled(out, "frames")} == {"32"}
     assert "demo_clip" not in counts
 
 
 def test_rerun_after_lost_outputs_keeps_finished_frames(tiny: Path) -> None:
-    """Snakemake deletes a job's declared outputs before rerunning it; the frames survive."""
+    """Lost run outputs are re-assembled from the finished shots: no frame is stylised again."""
     run = tiny / RUN.format(variant="flowInit_temporalLoss")
-    frames = run / "frames"
-    before = {k: (frames / f"frame_{k:06d}.png").stat().st_mtime_ns for k in (1, 2, 3)}
+    shot = run / "shots" / SHOT
+    before = {k: (shot / f"frame_{k:06d}.png").stat().st_mtime_ns for k in (1, 2, 3, 4)}
     (run / "run.json").unlink()
-    (frames / "frame_000004.png").unlink()
-    snakemake("--cores", "2", "--configfile", str(CONFIG / "tiny.yaml"), workdir=tiny, timeout=300)
-    after = {k: (frames / f"frame_{k:06d}.png").stat().st_mtime_ns for k in (1, 2, 3)}
+    (run / "frames" / "frame_000004.png").unlink()
+    out = snakemake("--cores", "2", "--configfile", str(CONFIG / "tiny.yaml"), workdir=tiny, timeout=300).stdout
+    assert "sequence" not in job_counts(out) and job_counts(out)["assemble"] == 1
+    after = {k: (shot / f"frame_{k:06d}.png").stat().st_mtime_ns for k in (1, 2, 3, 4)}
     assert after == before
-    assert (frames / "frame_000004.png").exists() and (run / "run.json").exists()
-    log = (tiny / "logs/sequence/demo/swirls/h40/tiny/flowInit_temporalLoss.log").read_text()
-    assert "starting afresh" not in log
+    assert (run / "frames" / "frame_000004.png").exists() and (run / "run.json").exists()
     assert "Nothing to be done" in tiny_dry_run(tiny)
 
 
 def test_changed_settings_restart_the_run(tiny: Path) -> None:
     """A params change reruns the job, and the old frames are not resumed from."""
     run = tiny / RUN.format(variant="noInit")
-    frame1 = run / "frames" / "frame_000001.png"
+    frame1 = run / "shots" / SHOT / "frame_000001.png"
     before = frame1.stat().st_mtime_ns
+    stale = tiny / "scratch/runs/demo/swirls/h40/tiny/noInit" / SHOT  # an unfinished run with the old settings
+    stale.mkdir(parents=True)
+    shutil.copyfile(frame1, stale / "frame_000001.png")
+    (stale / ".signature.json").write_text('{"params": "old"}')
     change = overlay(tiny, "budget", {"variants": {"noInit": {"first_iterations": 5}}})
     target = str(run.relative_to(tiny) / "run.json")
     out = snakemake("--cores", "2", target, "--configfile", str(CONFIG / "tiny.yaml"), change, workdir=tiny, timeout=300).stdout
-    assert job_counts(out) == {"sequence": 1}
+    assert job_counts(out) == {"sequence": 1, "assemble": 1}
     assert frame1.stat().st_mtime_ns != before
-    assert "starting afresh" in (tiny / "logs/sequence/demo/swirls/h40/tiny/noInit.log").read_text()
+    assert "starting afresh" in (tiny / f"logs/sequence/demo/swirls/h40/tiny/noInit/{SHOT}.log").read_text()
     assert json.loads((run / "run.json").read_text())["first_iterations"] == 5
 
 
@@ -277,12 +290,12 @@ def test_interrupted_stylisation_resumes(tmp_path: Path) -> None:
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
            "--cores", "2", target, "--configfile", cfg]  # fmt: skip
-    frames = run / "frames"
+    scratch = tmp_path / "scratch/runs/demo/swirls/h40/slow/noInit/000001-000006"  # config scratch
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 240
-        while not (frames / "frame_000002.png").exists():
+        while not (scratch / "frame_000002.png").exists():
             assert proc.poll() is None, "the run ended before it could be interrupted"
             assert time.monotonic() < deadline, "no stylised frame appeared"
             time.sleep(0.05)
@@ -290,11 +303,13 @@ def test_interrupted_stylisation_resumes(tmp_path: Path) -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # as a power cut would: no clean-up
         proc.wait()
-    done = {p.name: p.stat().st_mtime_ns for p in frames.glob("frame_*.png")}
+    done = {p.name: p.stat().st_mtime_ns for p in scratch.glob("frame_*.png")}
     assert 2 <= len(done) < 6 and not (run / "run.json").exists()
     snakemake("--unlock", "--configfile", cfg, workdir=tmp_path)  # the killed run left its lock
     out = snakemake("--cores", "2", target, "--configfile", cfg, workdir=tmp_path, timeout=300).stdout
-    assert job_counts(out) == {"sequence": 1}
-    assert {n: (frames / n).stat().st_mtime_ns for n in done} == done  # finished frames kept as they were
-    assert len(list(frames.glob("frame_*.png"))) == 6
-    assert "starting afresh" not in (tmp_path / "logs/sequence/demo/swirls/h40/slow/noInit.log").read_text()
+    assert job_counts(out) == {"sequence": 1, "assemble": 1}
+    shot = run / "shots/000001-000006"  # the finished frames moved there from the scratch folder
+    assert {n: (shot / n).stat().st_mtime_ns for n in done} == done  # finished frames kept as they were
+    assert len(list((run / "frames").glob("frame_*.png"))) == 6 and not scratch.exists()
+    log = (tmp_path / "logs/sequence/demo/swirls/h40/slow/noInit/000001-000006.log").read_text()
+    assert "resuming the unfinished run" in log and "starting afresh" not in log

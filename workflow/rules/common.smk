@@ -6,10 +6,13 @@ Folder layout (all under results/; logs/ and benchmarks/ mirror it by rule):
     results/prep/{video}/h{res}/frames/                             content frames + meta.json
     results/prep/{video}/h{res}/flow-{method}/                      forward/backward .flo
     results/prep/{video}/h{res}/masks-{method}/                     reliability maps + cuts.json
+    results/prep/{video}/h{res}/cuts-{method}/cuts.json             the cuts again: plans the shots
     results/prep/{video}/h{res}/flow-{method}.mp4, warped-{method}.mp4
-    results/runs/{video}/{style}/h{res}/{budget}/{variant}/frames/   stylised frames (work folder)
+    results/runs/{video}/{style}/h{res}/{budget}/{variant}/shots/{first}-{last}/   one shot's frames
+    results/runs/{video}/{style}/h{res}/{budget}/{variant}/frames/   the run's stylised frames (assembled)
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/run.json, frames.csv, video.mp4
     results/weights.json                                            what `weights: auto` was pinned to
+    {scratch}/runs/{video}/{style}/h{res}/{budget}/{variant}/{first}-{last}/   a running shot (resumable)
 
 Later stages (metrics, tables, grids) add a target function here and call it from all_targets().
 """
@@ -25,6 +28,7 @@ from styleflow.io.atomic import write_json
 from styleflow.options import check_grid_options, pin_weights, resolved_settings
 from styleflow.video.variants import resolve_variant
 from styleflow.video.variants import variant_spec as _variant_spec
+from styleflow.video.shots import SHOT_PATTERN, clip_shots
 
 NAME = r"[A-Za-z0-9_-]+"
 
@@ -35,6 +39,7 @@ wildcard_constraints:
     budget=NAME,
     variant=NAME,
     res=r"[0-9]+",
+    shot=SHOT_PATTERN,
 
 
 DEMO_VIDEO = "results/demo/chelsea_pan.mp4"
@@ -71,16 +76,6 @@ def clip_settings(wildcards):
 def frame_height(wildcards):
     """The job's frame height in pixels, the {res} wildcard as a number."""
     return int(wildcards.res)
-
-
-def run_frames_of_input(wildcards, input):
-    """A run's stylised-frames folder, beside the run summary the job reads (RUN/frames)."""
-    return os.path.join(os.path.dirname(input.summary), "frames")
-
-
-def run_frames_of_output(wildcards, output):
-    """A run's stylised-frames folder, beside the run summary the job writes (RUN/frames)."""
-    return os.path.join(os.path.dirname(output.summary), "frames")
 
 
 def video_path(wildcards):
@@ -158,6 +153,34 @@ def stylize_options(wildcards):
             OPTIONS, variant_spec(wildcards.variant), seed=config["seed"]
         ),
     }
+
+
+def resolved_of_run(wildcards):
+    """The run's resolved settings, recorded in its run.json by the assemble job."""
+    return stylize_options(wildcards)["resolved"]
+
+
+def shot_scratch(wildcards):
+    """The resumable folder of one shot's stylisation: outside results/, not a declared output."""
+    run = RUN.format(**{k: getattr(wildcards, k) for k in KEYS})
+    return os.path.join(
+        config["scratch"], os.path.relpath(run, "results"), wildcards.shot
+    )
+
+
+def run_shots(wildcards):
+    """The run's per-shot outputs, once the consistency checkpoint has found the clip's cuts."""
+    cuts = checkpoints.consistency.get(
+        video=wildcards.video, res=wildcards.res
+    ).output.cuts
+    with (
+        cuts.open()
+    ):  # without a shared file system this fetches the file from the storage first
+        pass
+    run = RUN.format(**{k: getattr(wildcards, k) for k in KEYS})
+    return [
+        os.path.join(run, "shots", s.name) for s in clip_shots(os.path.dirname(cuts))
+    ]
 
 
 # ---------------------------------------------------------------- the grid

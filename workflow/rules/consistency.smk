@@ -1,9 +1,10 @@
-rule consistency:
+checkpoint consistency:
     input:
         frames=f"{PREP}/frames",
         flow=f"{PREP}/flow-{FLOW}",
     output:
         masks=directory(f"{PREP}/masks-{FLOW}"),
+        cuts=f"{PREP}/cuts-{FLOW}/cuts.json",
     log:
         f"logs/consistency/{{video}}/h{{res}}-{FLOW}.log",
     benchmark:

@@ -1,5 +1,6 @@
 rule encode:
     input:
+        frames=f"{RUN}/frames",
         summary=f"{RUN}/run.json",
         content=f"{PREP}/frames",
         source=sound_source,
@@ -23,6 +24,5 @@ rule encode:
         mem_mb=job_mem_mb("encode"),
     params:
         audio=config["encode"]["audio"],
-        frames=run_frames_of_input,
     script:
         "../scripts/encode.py"

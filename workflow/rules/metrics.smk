@@ -15,6 +15,7 @@ include: "metrics_common.smk"
 rule metrics:
     input:
         video=f"{RUN}/video.mp4",
+        frames=f"{RUN}/frames",
         record=f"{RUN}/frames.csv",
         summary=f"{RUN}/run.json",
         content=f"{PREP}/frames",
@@ -35,7 +36,6 @@ rule metrics:
         mem_mb=job_mem_mb("metrics"),
     params:
         key=run_key,
-        work=run_frames_of_input,
         style_weights=style_weights,
         flow_method=FLOW,
         losses=METRIC_LOSSES,

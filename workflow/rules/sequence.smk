@@ -1,9 +1,18 @@
-# The stylised frames go to RUN/frames/, a folder that is deliberately *not* a declared output:
-# Snakemake deletes the declared outputs of a job before it (re)runs it, and a directory() output
-# would take every finished frame with it when an interrupted run is restarted. The declared
-# outputs are the run summary and the per-frame record, published when the clip is complete.
-# The script starts the folder afresh when the run's settings or inputs changed since the frames
-# in it were made, and otherwise resumes at the first unfinished frame.
+# Stylisation, shot by shot (docs/pipeline.md, "Shots" and "Resume").
+#
+# The consistency checkpoint finds the clip's scene cuts (masks-{method}/cuts.json); each shot of
+# each run is then a `sequence` job of its own, with a declared output folder
+# RUN/shots/{first}-{last}/ (frames, frames.csv, shot.json), and `assemble` joins a run's shots into
+# RUN/frames/, frames.csv and run.json. Every file a later job reads is a declared output, so the
+# workflow runs without a shared file system (storage plugins, --shared-fs-usage none).
+#
+# Resume: Snakemake deletes a job's declared outputs before it (re)runs it, so a shot is stylised
+# in a scratch folder that is *not* an output (config `scratch`, outside results/). The script
+# starts that folder afresh when the run's settings or inputs changed since the frames in it were
+# made, and otherwise resumes at the first unfinished frame; when the shot is complete its frames
+# move into the declared output and the scratch folder is removed.
+
+
 rule sequence:
     input:
         frames=f"{PREP}/frames",
@@ -11,6 +20,33 @@ rule sequence:
         masks=f"{PREP}/masks-{FLOW}",
         styles=style_images,
     output:
+        shot=directory(f"{RUN}/shots/{{shot}}"),
+    log:
+        "logs/sequence/{video}/{style}/h{res}/{budget}/{variant}/{shot}.log",
+    benchmark:
+        "benchmarks/sequence/{video}/{style}/h{res}/{budget}/{variant}/{shot}.tsv"
+    conda:
+        "../envs/styleflow.yaml"
+    threads: 4
+    resources:
+        gpu=stylize_gpus,
+        runtime=job_minutes("sequence"),
+        mem_mb=job_mem_mb("stylize"),
+    params:
+        work=shot_scratch,
+        style_weights=style_weights,
+        budget=budget,
+        variant=variant,
+        settings=stylize_options,
+    script:
+        "../scripts/sequence.py"
+
+
+rule assemble:
+    input:
+        shots=run_shots,
+    output:
+        frames=directory(f"{RUN}/frames"),
         summary=report(
             f"{RUN}/run.json",
             caption="../report/run.rst",
@@ -20,21 +56,14 @@ rule sequence:
         ),
         record=f"{RUN}/frames.csv",
     log:
-        "logs/sequence/{video}/{style}/h{res}/{budget}/{variant}.log",
-    benchmark:
-        "benchmarks/sequence/{video}/{style}/h{res}/{budget}/{variant}.tsv"
+        "logs/assemble/{video}/{style}/h{res}/{budget}/{variant}.log",
     conda:
         "../envs/styleflow.yaml"
-    threads: 4
+    threads: 1
     resources:
-        gpu=stylize_gpus,
-        runtime=job_minutes("sequence"),
-        mem_mb=job_mem_mb("stylize"),
+        runtime=job_minutes("small"),
+        mem_mb=job_mem_mb("small"),
     params:
-        work=run_frames_of_output,
-        style_weights=style_weights,
-        budget=budget,
-        variant=variant,
-        settings=stylize_options,
+        resolved=resolved_of_run,
     script:
-        "../scripts/sequence.py"
+        "../scripts/assemble.py"

@@ -6,5 +6,5 @@ sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)
 
 from styleflow.io.encode import encode_video
 
-print(encode_video(snakemake.params.frames, snakemake.output.video, meta=snakemake.input.content,
+print(encode_video(snakemake.input.frames, snakemake.output.video, meta=snakemake.input.content,
                    audio=snakemake.params.audio))

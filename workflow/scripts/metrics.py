@@ -19,7 +19,7 @@ row = score_run(
     style_weights=snakemake.params.style_weights,
     key=snakemake.params.key,
     flow_method=snakemake.params.flow_method,
-    frames_dir=snakemake.params.work,
+    frames_dir=snakemake.input.frames,
     out_csv=snakemake.output.frames,
     out_json=snakemake.output.summary,
 )

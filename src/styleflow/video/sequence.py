@@ -3,6 +3,9 @@
 Frames of a prepared clip (:class:`~styleflow.io.layout.ClipPaths`) are stylised in order; each one
 is initialised from, and optionally tied by the temporal loss to, the frames stylised before it
 (see :mod:`styleflow.video.variants` for the options). Multi-pass runs alternate the direction.
+The unit of work is a shot (:mod:`styleflow.video.shots`): :func:`stylize_shot` runs every pass
+of one shot and reads nothing of other shots; :func:`stylize_clip` runs the shots one after the
+other into one folder, the workflow runs them as separate jobs.
 
 Output folder::
 
@@ -21,9 +24,6 @@ frames the current frame needs are held.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import time
 from pathlib import Path
@@ -33,11 +33,11 @@ import numpy as np
 import torch
 
 from styleflow.errors import StyleflowError
-from styleflow.io.atomic import write_json, write_text
+from styleflow.io.atomic import write_json
 from styleflow.io.flo import read_flo
 from styleflow.io.frames import FrameCache
-from styleflow.io.images import read_image, to_uint8, write_image
-from styleflow.io.layout import ClipPaths, frame_name, list_frames
+from styleflow.io.images import read_image
+from styleflow.io.layout import ClipPaths, list_frames
 from styleflow.io.records import normalised, record_matches
 from styleflow.motion.consistency import (
     combine_closest_first,
@@ -50,48 +50,14 @@ from styleflow.optim.stylize_image import environment
 from styleflow.optim.stylizer import Stylizer, TemporalTerm
 from styleflow.options.settings import settings_from
 from styleflow.progress import IterationBar, frame_bar
+from styleflow.video.shots import Shot, merge_records, plan_shots, write_rows
+from styleflow.video.store import FrameStore, quantise  # noqa: F401 (quantise was public here)
 from styleflow.video.variants import DEFAULT_VARIANT, VideoSettings, resolve_variant
 
 CSV_COLUMNS = (
     "frame", "passes", "init", "shot_start", "iterations", "converged", "restores",
     "content_loss", "style_loss", "temporal_loss", "total_loss", "temporal_terms", "mask_mean", "seconds",
 )
-
-
-def quantise(image: np.ndarray) -> np.ndarray:
-    """The image as it reads back from an 8-bit file."""
-    return to_uint8(image).astype(np.float32) / 255.0
-
-
-class FrameStore:
-    """Stylised frames of one pass in a folder, with their per-frame records and a small cache."""
-
-    def __init__(self, folder: Path, keep: int = 6):
-        self.folder = folder
-        self.records = folder / ".records"
-        self._frames = FrameCache(self.path, keep)
-
-    def path(self, k: int) -> Path:
-        return self.folder / frame_name(k)
-
-    def record_path(self, k: int) -> Path:
-        return self.records / (Path(frame_name(k)).stem + ".json")
-
-    def done(self, k: int) -> bool:
-        return self.path(k).is_file() and self.record_path(k).is_file()
-
-    def record(self, k: int) -> dict[str, Any]:
-        return json.loads(self.record_path(k).read_text())
-
-    def load(self, k: int) -> np.ndarray:
-        return self._frames(k)
-
-    def save(self, k: int, image: np.ndarray, record: dict[str, Any]) -> np.ndarray:
-        write_image(self.path(k), image)
-        write_json(self.record_path(k), record)  # last: marks the frame finished
-        q = quantise(image)
-        self._frames.put(k, q)
-        return q
 
 
 class _Clip:
@@ -124,9 +90,9 @@ class _Clip:
             mask = read_mask(mpath) if mpath.is_file() else consistency_mask(flow, read_flo(self.paths.backward(n, k)))
         return flow, mask.astype(np.float32) / 255.0
 
-    def check_flows(self, offsets: Sequence[int], both_directions: bool) -> None:
-        """Fail early, naming the first missing flow or mask file."""
-        for k in range(2, self.n + 1):
+    def check_flows(self, offsets: Sequence[int], both_directions: bool, frames: Sequence[int] | None = None) -> None:
+        """Fail early, naming the first missing flow or mask file (of ``frames``, default all)."""
+        for k in frames if frames is not None else range(1, self.n + 1):
             for d in offsets:
                 i = k - d
                 if i < 1 or not self.same_shot(i, k):
@@ -190,6 +156,10 @@ def stylize_clip(
 ) -> dict[str, Any]:
     """Stylise every frame of ``clip`` towards ``styles``; write frames, ``frames.csv``, ``run.json``.
 
+    The clip is stylised shot by shot (:func:`stylize_shot`, shots from the clip's scene cuts), all
+    into ``out_dir``: the same frames as the workflow's per-shot jobs joined by
+    :func:`styleflow.video.shots.assemble_run`.
+
     Args:
         clip: the prepared frames, flows and masks.
         styles: painting files; ``style_weights`` blends them.
@@ -206,6 +176,62 @@ def stylize_clip(
     """
     t_start = time.perf_counter()
     out = Path(out_dir)
+    n = _frame_count(clip, max_frames)
+    shots = plan_shots(_Clip(clip, n).cuts, n)
+    records, rows = [], []
+    for shot in shots:
+        record, shot_rows = stylize_shot(
+            clip, styles, out, shot, style_weights=style_weights, variant=variant, first_iterations=first_iterations,
+            iterations=iterations, options=options, device=device, seed=seed, n_frames=n, progress=progress,
+        )
+        records.append(record)
+        rows += shot_rows
+    write_rows(out / "frames.csv", rows, CSV_COLUMNS)
+    record = merge_records(shots, records)
+    record["seconds_this_call"] = round(time.perf_counter() - t_start, 3)
+    write_json(out / "run.json", record)
+    return record
+
+
+def _frame_count(clip: ClipPaths, max_frames: int | None) -> int:
+    n = len(list_frames(clip.frames))
+    if max_frames is not None:
+        if max_frames < 1:
+            raise StyleflowError(f"max_frames {max_frames}: expected at least 1")
+        n = min(n, max_frames)
+    return n
+
+
+def stylize_shot(
+    clip: ClipPaths,
+    styles: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    shot: Shot,
+    *,
+    style_weights: Sequence[float] | None = None,
+    variant: str | Mapping[str, Any] = DEFAULT_VARIANT,
+    first_iterations: int | None = None,
+    iterations: int | None = None,
+    options: Mapping[str, Any] | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    n_frames: int | None = None,
+    progress: bool = True,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Stylise the frames of one shot (every pass) into ``out_dir``; resumable at frame granularity.
+
+    Only frames of ``shot`` are read as neighbours (warps, temporal terms, multi-pass blends), and
+    the shot gets its own :class:`Stylizer`, so the result does not depend on other shots or on
+    the order shots are stylised in. Frames keep their clip-wide numbers (``frame_NNNNNN.png``;
+    random initialisations are seeded by them). Arguments as :func:`stylize_clip`; ``n_frames``
+    is the clip's length (default: every frame of ``clip.frames``).
+
+    Returns:
+        The shot's run record (as ``run.json``'s, with ``"shot": [first, last]``) and its rows
+        (:data:`CSV_COLUMNS`), in frame order. Nothing is written besides frames and records.
+    """
+    t_start = time.perf_counter()
+    out = Path(out_dir)
     name, video, image_overrides = resolve_variant(variant)
     opts = dict(options or {})
     preset = str(opts.pop("preset", "gatys"))
@@ -214,34 +240,33 @@ def stylize_clip(
     later_budget = _first_not_none(video.iterations, iterations, settings.iterations)
     pass_budget = _first_not_none(video.pass_iterations, max(1, later_budget // 2))
 
-    frames = list_frames(clip.frames)
-    if max_frames is not None:
-        if max_frames < 1:
-            raise StyleflowError(f"max_frames {max_frames}: expected at least 1")
-        frames = frames[:max_frames]
-    data = _Clip(clip, len(frames))
+    data = _Clip(clip, _frame_count(clip, n_frames))
+    if shot not in plan_shots(data.cuts, data.n):
+        raise StyleflowError(f"shot {shot.name}: not a shot of {clip.masks} (cuts {data.cuts}, {data.n} frames); "
+                             "plan the shots from the clip's cuts.json")
     needs_flow = video.init == "prev_warped" or video.temporal_weight > 0 or video.passes > 1
     if needs_flow:
-        data.check_flows(video.long_term if video.temporal_weight > 0 else [1], both_directions=video.passes > 1)
+        data.check_flows(video.long_term if video.temporal_weight > 0 else [1], both_directions=video.passes > 1,
+                         frames=shot.frames)
 
     style_images = [read_image(p) for p in styles]
     stylizer = Stylizer(settings, style_images, style_weights, device=device)
     out.mkdir(parents=True, exist_ok=True)
     stores = [FrameStore(out / f".pass{p}") for p in range(1, video.passes)] + [FrameStore(out)]
 
-    n = data.n
-    bar = frame_bar(n * video.passes, name, progress, leave=True)
-    bar.update(sum(1 for store in stores for k in range(1, n + 1) if store.done(k)))
+    desc = name if shot.first == 1 and shot.last == data.n else f"{name} {shot.name}"
+    bar = frame_bar(len(shot) * video.passes, desc, progress, leave=True)
+    bar.update(sum(1 for store in stores for k in shot.frames if store.done(k)))
     try:
         for p, store in enumerate(stores, start=1):
             direction = 1 if p % 2 == 1 else -1
-            order = range(1, n + 1) if direction == 1 else range(n, 0, -1)
+            order = shot.frames if direction == 1 else reversed(shot.frames)
             previous_pass = stores[p - 2] if p > 1 else None
             temporal_on = video.temporal_weight > 0 and (video.passes == 1 or p >= video.temporal_from_pass)
             for k in order:
                 if store.done(k):
                     continue
-                bar.set_postfix_str(f"frame {k}/{n}" + (f" pass {p}/{video.passes}" if video.passes > 1 else ""))
+                bar.set_postfix_str(f"frame {k}/{data.n}" + (f" pass {p}/{video.passes}" if video.passes > 1 else ""))
                 image, record = _stylize_frame(
                     stylizer, data, store, previous_pass, video, k, direction, p, temporal_on,
                     first_budget, later_budget, pass_budget, seed, progress,
@@ -251,8 +276,8 @@ def stylize_clip(
     finally:
         bar.close()
 
-    rows = _frame_rows(stores, n)
-    _write_csv(out / "frames.csv", rows)
+    rows = _frame_rows(stores, shot.frames)
+    ran = sorted({str(stores[-1].record(k).get("precision", stylizer.precision)) for k in shot.frames})
     record = {
         "variant": name,
         "video_settings": video.as_dict(),
@@ -263,13 +288,14 @@ def stylize_clip(
         "first_iterations": first_budget,
         "iterations": later_budget,
         "pass_iterations": pass_budget if video.passes > 1 else None,
-        "frames": n,
+        "frames": len(shot),
+        "shot": [shot.first, shot.last],
         "frames_dir": str(clip.frames),
         "flow_dir": str(clip.flow),
         "masks_dir": str(clip.masks),
         "scene_cuts": data.cuts,
         "device": str(stylizer.device),
-        "precision": stylizer.precision,  # what the backbone ran in (settings.precision may say auto)
+        "precision": ", ".join(ran),  # what the backbone ran in (settings.precision may say auto)
         **stylizer.backbone_info,
         "seed": seed,
         "total_iterations": int(sum(r["iterations"] for r in rows)),
@@ -277,8 +303,7 @@ def stylize_clip(
         "seconds_this_call": round(time.perf_counter() - t_start, 3),
         "environment": environment(),
     }
-    write_json(out / "run.json", record)
-    return record
+    return record, rows
 
 
 def _first_not_none(*values: int | None) -> int:
@@ -381,14 +406,15 @@ def _stylize_frame(
         "mask_mean": float(np.mean(terms[0].mask)) if terms else None,
         "style_floor": floor[0] if floor else None,
         "seconds": round(result.seconds, 4),
+        "precision": stylizer.precision,
     }
     return result.image, record
 
 
-def _frame_rows(stores: list[FrameStore], n: int) -> list[dict[str, Any]]:
+def _frame_rows(stores: list[FrameStore], frames: range) -> list[dict[str, Any]]:
     """One row per frame: the final pass's losses; iterations and seconds summed over passes."""
     rows = []
-    for k in range(1, n + 1):
+    for k in frames:
         records = [s.record(k) for s in stores]
         last = records[-1]
         row = {c: last.get(c) for c in CSV_COLUMNS}
@@ -399,11 +425,3 @@ def _frame_rows(stores: list[FrameStore], n: int) -> list[dict[str, Any]]:
         row["seconds"] = round(float(sum(r["seconds"] for r in records)), 4)
         rows.append(row)
     return rows
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buf.getvalue())

@@ -1,0 +1,89 @@
+"""The workflow without a shared file system (issue 16 item 2), the way a cloud run sees it.
+
+The tiny grid runs from a clone of the workflow's sources through the ``fs`` storage plugin
+(``--default-storage-provider fs --shared-fs-usage none``), every job on a stand-in node that
+shares nothing with the submitting host: the ``cluster-generic`` executor's submit command
+(tests/nodes/submit.py) starts each job in a fresh, empty folder; the job gets the workflow's
+sources from the storage (``--job-deploy-sources``) and every file it reads from the storage
+provider, so a file that a rule reads without declaring it is simply not there. Its ablation table
+must equal a plain local run's (all but the timing column).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from workflow_helpers import BIN, CONFIG, REPO, snakemake
+
+NODES = Path(__file__).parent / "nodes"
+#: Columns that measure time, not results.
+TIMING = {"seconds_per_frame"}
+#: Same torch thread count in both runs: CPU float results depend on it.
+THREADS = ("--set-threads", "sequence=2", "metrics=2")
+
+
+def _missing() -> str | None:
+    for module in ("snakemake_storage_plugin_fs", "snakemake_executor_plugin_cluster_generic"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed (pip install -e '.[test]')"
+    if shutil.which("rsync") is None:
+        return "rsync is not on PATH (the fs storage plugin needs it: apt-get install rsync)"
+    if shutil.which("git") is None:
+        return "git is not on PATH (Snakemake archives the workflow's git-tracked sources for the jobs)"
+    return None
+
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(_missing() is not None, reason=str(_missing()))]
+
+
+def table(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(fh)]
+
+
+def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path) -> None:
+    clone = tmp_path / "clone"  # the submitting host: a checkout of the workflow, nothing else
+    clone.mkdir()
+    for name in ("Snakefile", "workflow", "config"):
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copyfile)(src, clone / name)
+    subprocess.run(["git", "init", "-q"], cwd=clone, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=clone, check=True)
+    store, state = tmp_path / "store", tmp_path / "nodes"
+    py = sys.executable
+    # Run from the clone without --directory: Snakemake passes its --directory on to the jobs, which
+    # would then all work in the clone instead of their own empty folders.
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    cmd = [
+        str(BIN / "snakemake"), "--snakefile", "Snakefile", "results/ablation.csv",
+        "--configfile", "config/tiny.yaml", "--workflow-profile", "none",
+        "--executor", "cluster-generic",
+        "--cluster-generic-submit-cmd", f"{py} {NODES / 'submit.py'} {state}",
+        "--cluster-generic-status-cmd", f"{py} {NODES / 'status.py'} {state}",
+        "--default-storage-provider", "fs", "--default-storage-prefix", str(store),
+        "--shared-fs-usage", "none", "--job-deploy-sources", "--jobs", "2", "--latency-wait", "5", *THREADS,
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=clone, env=env, capture_output=True, text=True, timeout=1500)
+    jobs = sorted((p for p in state.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+    failed = [j for j in jobs if (j / "rc").is_file() and (j / "rc").read_text().strip() != "0"]
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:] + "".join(f"\n== node job {j.name}:\n" + (j / "log").read_text()[-3000:] for j in failed)
+    assert len(jobs) >= 10  # every job but the local demo rules ran on a node
+    assert not any(str(clone) in (j / "jobscript.sh").read_text() for j in jobs)  # no node was sent to the clone
+    assert all((j / "rc").read_text().strip() == "0" for j in jobs)
+    assert not (clone / "results").exists()  # nothing was written beside the sources: all in the storage
+    runs = store / "results/runs/demo/swirls/h40/tiny"
+    assert sorted(p.name for p in (runs / "noInit/shots").iterdir()) == ["000001-000004"]
+
+    local = tmp_path / "local"
+    local.mkdir()
+    snakemake("results/ablation.csv", "--cores", "2", *THREADS, "--configfile", str(CONFIG / "tiny.yaml"),
+              workdir=local, timeout=900)  # fmt: skip
+    remote_rows, local_rows = table(store / "results/ablation.csv"), table(local / "results/ablation.csv")
+    assert len(remote_rows) == 2 and remote_rows == local_rows
