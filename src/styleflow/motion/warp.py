@@ -103,3 +103,28 @@ def bicubic(image: np.ndarray, mx: np.ndarray, my: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and out.ndim == 2:  # OpenCV drops a single channel axis
         out = out[..., None]
     return np.clip(out, image.min(), image.max()).astype(np.float32, copy=False)
+
+
+def warp_tensor(images, flow):
+    """Differentiable backward warp of a batch, as :func:`warp` (bilinear) does one image.
+
+    Args:
+        images: ``(B, C, H, W)`` float tensor.
+        flow: ``(B, H, W, 2)`` float tensor of pixels on the output grid (u then v).
+    Returns:
+        ``(B, C, H, W)``: ``out(x) = images(x + flow(x))``, the border clamped outside the image
+        (as :func:`bilinear`); gradients reach ``images`` (training losses through the warp).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    b, _, h, w = images.shape
+    if flow.shape != (b, h, w, 2):
+        raise StyleflowError(f"warp_tensor: flow of shape {tuple(flow.shape)} for images of shape {tuple(images.shape)}")
+    gy, gx = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
+                            torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
+    mx = (gx + flow[..., 0]).clamp(0, w - 1)
+    my = (gy + flow[..., 1]).clamp(0, h - 1)
+    # align_corners=True: -1 and 1 are the centres of the corner pixels, i.e. pixel 0 and W-1
+    grid = torch.stack((2 * mx / max(w - 1, 1) - 1, 2 * my / max(h - 1, 1) - 1), dim=-1)
+    return F.grid_sample(images, grid.to(images.dtype), mode="bilinear", padding_mode="border", align_corners=True)

@@ -1,0 +1,137 @@
+"""Stylising with a trained network: one image, or every frame of a prepared clip.
+
+Frames are stylised in batches of ``batch`` (one forward pass each, no optimisation), on CUDA when
+present, with the backbone-free network only; at most one batch is in memory, so memory is flat in
+the clip's length. A clip's output folder has the same files as an optimisation run's
+(:mod:`styleflow.video.sequence`): ``frame_NNNNNN.png``, ``frames.csv`` (with ``iterations`` 0) and
+``run.json``; an interrupted call resumes at the first unfinished frame.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from styleflow.errors import StyleflowError
+from styleflow.ff.model import Model, load_model
+from styleflow.io.atomic import write_json
+from styleflow.io.images import read_image
+from styleflow.io.layout import list_frames
+from styleflow.optim.stylize_image import environment
+from styleflow.optim.stylizer import auto_precision, resolve_device
+from styleflow.progress import frame_bar
+
+#: Frames per forward pass (CPU); CUDA takes larger batches.
+DEFAULT_BATCH = 4
+
+
+def check_styles(model: Model, styles: Sequence[str | os.PathLike[str]]) -> None:
+    """Refuse ``styles`` unless they are the style images the model was trained on (same content)."""
+    from styleflow.ff.data import file_digest
+
+    trained = model.record.get("styles", [])
+    given = [Path(s) for s in styles]
+    for s in given:
+        if not s.is_file():
+            raise StyleflowError(f"{s}: no such style image")
+    if sorted(file_digest(s) for s in given) != sorted(t["sha256_16"] for t in trained):
+        names = ", ".join(Path(t["path"]).name for t in trained) or "?"
+        raise StyleflowError(f"{model.path}: the model was trained on {names}, not on "
+                             f"{', '.join(s.name for s in given)}; train a model for this style with `styleflow train`")
+
+
+def inference_dtype(device: torch.device) -> torch.dtype | None:
+    """bfloat16 where ``device`` computes it natively (the optimisation's ``precision: auto``), else
+    None (float32). The output passes a float32 sigmoid and is stored in 8 bits either way."""
+    return torch.bfloat16 if auto_precision(device) == "bfloat16" else None
+
+
+def run_batch(model: Model, images: Sequence[np.ndarray], device: torch.device) -> list[np.ndarray]:
+    """Stylise same-sized ``(H, W, 3)`` float32 images in one forward pass."""
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous().to(device)
+    dtype = inference_dtype(device)
+    with torch.no_grad(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        y = model.net(x)
+    return list(y.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy())
+
+
+def stylize_image(model: Model, image: np.ndarray, device: str | torch.device = "auto") -> np.ndarray:
+    """``(H, W, 3)`` float32 RGB in [0, 1] → the stylised image, same size."""
+    dev = resolve_device(device)
+    model.net.to(dev)
+    return run_batch(model, [image], dev)[0]
+
+
+def stylize_frames(
+    model: Model | str | os.PathLike[str],
+    frames_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    batch: int | None = None,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    variant: str = "feedforward",
+) -> dict[str, Any]:
+    """Stylise every frame of ``frames_dir`` into ``out_dir``; return (and write) ``run.json``."""
+    from styleflow.video.sequence import CSV_COLUMNS, FrameStore, _write_csv, start_or_resume
+
+    t0 = time.perf_counter()
+    dev = resolve_device(device)
+    m = model if isinstance(model, Model) else load_model(model, dev)
+    m.net.to(dev)
+    size = batch or (4 * DEFAULT_BATCH if dev.type == "cuda" else DEFAULT_BATCH)
+    frames = list_frames(frames_dir)
+    out = Path(out_dir)
+    from styleflow import __version__
+
+    start_or_resume(out, {"model": str(m.path), "model_steps": m.record.get("steps_done"),
+                          "model_seconds": m.record.get("seconds"), "frames": str(frames_dir),
+                          "styleflow": __version__})
+    store = FrameStore(out)
+    todo = [k for k in range(1, len(frames) + 1) if not store.done(k)]
+    bar = frame_bar(len(frames), f"{variant}", progress)
+    bar.update(len(frames) - len(todo))
+    try:
+        for i in range(0, len(todo), size):
+            ks = todo[i:i + size]
+            t = time.perf_counter()
+            outs = run_batch(m, [read_image(frames[k - 1]) for k in ks], dev)
+            per_frame = (time.perf_counter() - t) / len(ks)
+            for k, img in zip(ks, outs):
+                store.save(k, img, {"frame": k, "passes": 1, "init": "model", "shot_start": None, "iterations": 0,
+                                    "converged": True, "restores": 0, "seconds": round(per_frame, 4)})
+            bar.update(len(ks))
+    finally:
+        bar.close()
+    rows = [{c: store.record(k).get(c) for c in CSV_COLUMNS} for k in range(1, len(frames) + 1)]
+    _write_csv(out / "frames.csv", rows)
+    rec = m.record
+    record = {
+        "variant": variant,
+        "model": str(m.path),
+        "model_record": {k: rec.get(k) for k in ("settings", "styles", "data", "steps_done", "seconds",
+                                                   "steps_per_second", "parameters")},
+        "styles": [s["path"] for s in rec.get("styles", [])],
+        "style_weights": rec.get("style_weights"),
+        "preset": (rec.get("settings") or {}).get("preset"),
+        "settings": rec.get("style_settings"),
+        "first_iterations": 0,
+        "iterations": 0,
+        "frames": len(frames),
+        "frames_dir": str(frames_dir),
+        "device": str(dev),
+        "precision": "bfloat16" if inference_dtype(dev) else "float32",
+        **(rec.get("backbone") or {}),
+        "training_seconds": rec.get("seconds"),
+        "total_iterations": 0,
+        "seconds_stylising": round(float(sum(r["seconds"] or 0 for r in rows)), 4),
+        "seconds_this_call": round(time.perf_counter() - t0, 3),
+        "environment": environment(),
+    }
+    write_json(out / "run.json", record)
+    return record

@@ -1,0 +1,328 @@
+"""Training a feed-forward network for one style (or a blend): ``styleflow train``.
+
+The losses are the optimisation's, computed by the same backbone, layers, feature scale, Gram
+targets (blends, ``style_scale``) and precision policy: a :class:`~styleflow.optim.stylizer.Stylizer`
+built from the preset provides :meth:`~styleflow.optim.stylizer.Stylizer.features` and
+:meth:`~styleflow.optim.stylizer.Stylizer.style_targets`, and :mod:`styleflow.loss.functional`
+the terms. For each training sample (see :mod:`styleflow.ff.data`), with ``N`` the network::
+
+    content   = Σ_l w_l · mse(φ_l(N(cur)), φ_l(cur))                       (× the feature scale²)
+    style     = Σ_l w_l · mse(G_l(N(cur)), G_l(style))
+    temporal  = temporal_loss(N(cur), warp(N(prev), flow), mask)          (Ruder 2018 / ReCoNet)
+    stability = mse(N(cur + noise), N(cur))                               (Gupta et al. 2017; off by default)
+    total     = α·content + β·style + tv·TV(N(cur)) + γ·temporal + λ·stability
+
+Adam; checkpoints (network, optimiser, step, loss history) every ``checkpoint_every`` steps,
+written atomically to ``MODEL.work/checkpoint.pt``. A killed run started again with the same
+settings resumes there and ends with the same model (batches and noise are drawn from
+generators seeded by ``(seed, step)``); changed settings start afresh. On success the model file,
+``MODEL.loss.csv`` and the loss-curve plot ``MODEL.loss.png`` appear, and the work folder goes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from styleflow.errors import StyleflowError
+from styleflow.ff.data import TrainingData, expand_sources, file_digest
+from styleflow.ff.model import read_blob, save_model
+from styleflow.ff.net import ARCHITECTURE, NetConfig, TransformNet, parameter_count
+from styleflow.io.atomic import atomic_path, write_text
+from styleflow.io.images import read_image
+from styleflow.loss.functional import content_loss, gram, temporal_loss, total_variation
+from styleflow.motion.warp import warp_tensor
+from styleflow.optim.stylize_image import environment
+from styleflow.optim.stylizer import Stylizer
+from styleflow.options.settings import settings_from
+from styleflow.video.variants import DEFAULT_TEMPORAL_WEIGHT
+
+#: Loss parts in the order the progress bar and the CSV show them.
+PARTS = ("total", "content", "style", "tv", "temporal", "stability")
+
+
+@dataclass
+class TrainSettings:
+    """Everything that decides the trained model (sizes in pixels; images in [0, 1])."""
+
+    size: int = 256  # training crops are size x size
+    steps: int = 2000
+    batch: int = 4
+    lr: float = 1e-3
+    temporal_weight: float = DEFAULT_TEMPORAL_WEIGHT  # γ, as the video variants' (0: no temporal training)
+    content_weight: float | None = None  # α; None: the preset's
+    style_weight: float | None = None  # β; None: the preset's
+    tv_weight: float = 0.0
+    noise: float = 0.0  # std of the input noise of the stability term (0: off)
+    stability_weight: float = 0.0  # λ
+    width: int = 32
+    blocks: int = 5
+    preset: str = "gatys"
+    style_scale: float = 1.0
+    checkpoint_every: int = 100
+    max_frames: int | None = None  # frames taken from each training video (None: all)
+    precision: str = "auto"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        def whole(name: str, low: int) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise StyleflowError(f"--{name.replace('_', '-')} {v!r}: expected a whole number >= {low}")
+        whole("steps", 1)
+        whole("batch", 1)
+        whole("size", 16)
+        whole("checkpoint_every", 1)
+        for name in ("lr", "temporal_weight", "tv_weight", "noise", "stability_weight", "style_scale"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (name in ("lr", "style_scale") and v == 0):
+                raise StyleflowError(f"--{name.replace('_', '-')} {v!r}: expected a {'positive' if name in ('lr', 'style_scale') else 'non-negative'} number")
+        if self.max_frames is not None:
+            whole("max_frames", 2)
+        NetConfig(self.width, self.blocks)  # validates
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _style_settings(s: TrainSettings):
+    overrides: dict[str, Any] = {"style_scale": s.style_scale, "precision": s.precision}
+    if s.content_weight is not None:
+        overrides["content_weight"] = s.content_weight
+    if s.style_weight is not None:
+        overrides["style_weight"] = s.style_weight
+    return settings_from(s.preset, overrides)
+
+
+class PerceptualLoss:
+    """The training objective for batches of one size (see the module docstring)."""
+
+    def __init__(self, stylizer: Stylizer, size: int):
+        self.stylizer = stylizer
+        self.settings = stylizer.settings
+        self.s2 = float(stylizer.model.scale) ** 2
+        self.grams = stylizer.style_targets((size, size))
+
+    def content_style(self, out: torch.Tensor, content: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unweighted content and style losses of ``out`` (B, 3, H, W) against ``content``."""
+        s = self.settings
+        feats = self.stylizer.features(out)
+        with torch.no_grad():
+            targets = self.stylizer.features(content)
+        c = sum(w * content_loss(feats[n], targets[n]) for n, w in s.content_layers.items()) * self.s2
+        st = sum(
+            w * F.mse_loss(self.s2 * gram(feats[n]), self.grams[n].expand(out.shape[0], -1, -1))
+            for n, w in s.style_layers.items()
+        )
+        return c, st  # type: ignore[return-value]
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    return torch.autocast(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
+def _signature(settings: TrainSettings, styles: list[dict], data: dict, backbone: dict) -> dict[str, Any]:
+    from styleflow import __version__
+
+    return {"settings": settings.as_dict(), "styles": styles, "data": data, "backbone": backbone,
+            "architecture": ARCHITECTURE, "styleflow": __version__}
+
+
+def check_model_output(path: str | os.PathLike[str]) -> Path:
+    out = Path(path)
+    if out.suffix != ".pt":
+        raise StyleflowError(f"-o {out}: a model file name ends in .pt")
+    if out.is_dir():
+        raise StyleflowError(f"-o {out}: is a folder")
+    return out
+
+
+def train(
+    styles: Sequence[str | os.PathLike[str]],
+    data: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    settings: TrainSettings | None = None,
+    *,
+    style_weights: Sequence[float] | None = None,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Train a network for ``styles`` on ``data`` and write it to ``out`` (a ``.pt`` file).
+
+    Args:
+        styles: style image files (blended by ``style_weights``).
+        data: video files and/or photos or folders of them.
+        settings: training settings (default :class:`TrainSettings`).
+        device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+        stop_after: stop (as a kill would, leaving only the checkpoint) once this many steps are
+            done; for tests of resuming.
+    Returns:
+        The model's record (also inside the model file).
+    """
+    s = settings or TrainSettings()
+    out = check_model_output(out)
+    style_paths = [Path(p) for p in styles]
+    for p in style_paths:
+        if not p.is_file():
+            raise StyleflowError(f"{p}: no such style image")
+    videos, stills = expand_sources(data)
+    work = out.with_name(out.name + ".work")
+    stylizer = Stylizer(_style_settings(s), [read_image(p) for p in style_paths], style_weights, device=device)
+    dev = stylizer.device
+    created_work = not work.exists()
+    try:
+        dataset = TrainingData(videos, stills, s.size, work / "data", s.max_frames, progress)
+    except BaseException:
+        if created_work:
+            shutil.rmtree(work, ignore_errors=True)  # a refused --data leaves nothing behind
+        raise
+    style_rec = [{"path": str(p), "sha256_16": file_digest(p)} for p in style_paths]
+    data_rec = {
+        "videos": [{"path": str(v), "sha256_16": file_digest(v)} for v in videos],
+        "stills": [{"path": str(v), "sha256_16": file_digest(v)} for v in stills],
+        "pairs": len(dataset.pairs), "still_count": len(dataset.stills),
+    }
+    signature = json.loads(json.dumps(_signature(s, style_rec, data_rec, stylizer.backbone_info), default=str))
+
+    torch.manual_seed(s.seed)
+    net = TransformNet(NetConfig(s.width, s.blocks)).to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=s.lr)
+    ckpt = work / "checkpoint.pt"
+    start, history, seconds_before = 0, [], 0.0
+    if ckpt.is_file():
+        blob = read_blob(ckpt, "checkpoint")
+        if blob["record"].get("signature") == signature:
+            net.load_state_dict(blob["state_dict"])
+            opt.load_state_dict(blob["optimizer"])
+            start, history = int(blob["step"]), list(blob["history"])
+            seconds_before = float(blob["record"].get("seconds", 0.0))
+            if progress:
+                print(f"{out}: resuming the training in {work} at step {start}")
+        elif progress:
+            print(f"{out}: the checkpoint in {work} was made with other settings; starting afresh")
+
+    loss = PerceptualLoss(stylizer, s.size)
+    amp = stylizer.amp_dtype
+    temporal = s.temporal_weight > 0
+    from styleflow.progress import frame_bar
+
+    bar = frame_bar(s.steps, f"train {out.stem}", progress, unit="step")
+    bar.update(start)
+    t0 = time.perf_counter()
+    net.train()
+    try:
+        for step in range(start, s.steps):
+            b = dataset.batch(step, s.batch, s.seed).to(dev)
+            n = b.cur.shape[0]
+            with _autocast(dev, amp):
+                both = net(torch.cat([b.prev, b.cur]) if temporal else b.cur)
+            out_cur = both[n:] if temporal else both
+            c, st = loss.content_style(out_cur, b.cur)
+            parts = {"content": c, "style": st, "tv": total_variation(out_cur)}
+            parts["temporal"] = (temporal_loss(out_cur, warp_tensor(both[:n], b.flow), b.mask)
+                                 if temporal else torch.zeros((), device=dev))
+            if s.noise > 0 and s.stability_weight > 0:
+                g = torch.Generator().manual_seed(s.seed * 1_000_003 + step)
+                noise = (torch.randn(b.cur.shape, generator=g) * s.noise).to(dev)
+                with _autocast(dev, amp):
+                    noisy = net((b.cur + noise).clamp(0, 1))
+                parts["stability"] = F.mse_loss(noisy, out_cur)
+            else:
+                parts["stability"] = torch.zeros((), device=dev)
+            ss = stylizer.settings
+            total = (ss.content_weight * parts["content"] + ss.style_weight * parts["style"] + s.tv_weight * parts["tv"]
+                     + s.temporal_weight * parts["temporal"] + s.stability_weight * parts["stability"])
+            if not torch.isfinite(total):
+                raise StyleflowError(f"training diverged at step {step + 1} (loss {float(total)}); "
+                                     f"lower --lr (now {s.lr}) or the loss weights")
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            row = {"step": step + 1, "total": total.item(), **{k: v.item() for k, v in parts.items()}}
+            history.append(row)
+            bar.update(1)
+            bar.set_postfix({k: f"{row[k]:.3g}" for k in ("total", "content", "style", "temporal")}, refresh=False)
+            done = step + 1
+            if done % s.checkpoint_every == 0 or done == s.steps or done == stop_after:
+                _save_checkpoint(ckpt, net, opt, done, history, signature, seconds_before + time.perf_counter() - t0)
+            if stop_after is not None and done >= stop_after and done < s.steps:
+                return {"stopped_at": done, "checkpoint": str(ckpt)}
+    finally:
+        bar.close()
+    seconds = seconds_before + time.perf_counter() - t0
+    record = {
+        **signature,
+        "style_weights": stylizer.style_weights,
+        "style_settings": stylizer.settings.as_dict(),
+        "precision": stylizer.precision,
+        "device": str(dev),
+        "parameters": parameter_count(net),
+        "steps_done": s.steps,
+        "seconds": round(seconds, 3),
+        "steps_per_second": round((s.steps - start) / max(time.perf_counter() - t0, 1e-9), 4),
+        "final_losses": {k: history[-1][k] for k in PARTS},
+        "versions": environment(),
+    }
+    save_model(out, net, record)
+    write_loss_curve(out, history)
+    shutil.rmtree(work, ignore_errors=True)
+    return record
+
+
+def _save_checkpoint(path: Path, net: TransformNet, opt: torch.optim.Optimizer, step: int, history: list[dict],
+                     signature: dict, seconds: float) -> None:
+    from styleflow.ff.model import FORMAT, FORMAT_VERSION
+
+    import json
+
+    signature = json.loads(json.dumps(signature, default=str))
+    blob = {"format": FORMAT, "format_version": FORMAT_VERSION, "architecture": ARCHITECTURE,
+            "net": net.config.as_dict(), "state_dict": net.state_dict(), "optimizer": opt.state_dict(),
+            "step": step, "history": history, "record": {"signature": signature, "seconds": seconds}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
+
+
+def write_loss_curve(model_path: Path, history: list[dict]) -> tuple[Path, Path]:
+    """``MODEL.loss.csv`` (every step's loss parts) and ``MODEL.loss.png`` (weighted parts per step)."""
+    csv_path = model_path.with_suffix(".loss.csv")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["step", *PARTS])
+    w.writeheader()
+    w.writerows(history)
+    write_text(csv_path, buf.getvalue())
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    steps = [r["step"] for r in history]
+    for k in ("total", "content", "style", "temporal"):
+        values = [r[k] for r in history]
+        if any(v > 0 for v in values):
+            ax.plot(steps, values, label=k, lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (unweighted parts; total weighted)")
+    ax.set_title(model_path.name)
+    ax.legend()
+    fig.tight_layout()
+    png = model_path.with_suffix(".loss.png")
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return csv_path, png
