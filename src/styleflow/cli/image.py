@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from styleflow.errors import StyleflowError
 from styleflow.optim.stylize_image import check_output, stylize_file
 from styleflow.options.presets import DEFAULT_PRESET, PRESETS
 from styleflow.options.registry import add_flags, flag_values
@@ -33,9 +34,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("image", help="stylise one image",
                        description="Stylise CONTENT with one or more STYLE images (Gatys et al.).")
     p.add_argument("content", metavar="CONTENT", help="the photograph")
-    p.add_argument("styles", metavar="STYLE", nargs="+", help="one or more paintings")
+    p.add_argument("styles", metavar="STYLE", nargs="*", help="one or more paintings (optional with --model)")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output image (.png, .jpg); OUT.json gets the record")
-    p.add_argument("--size", type=int, default=256, metavar="H", help="output height in pixels (default 256)")
+    p.add_argument("--size", type=int, metavar="H",
+                   help="output height in pixels (default 256; with --model the content's own height)")
+    p.add_argument("--model", metavar="M.pt", help="stylise in one pass with a network from `styleflow train`")
     p.add_argument("--init-image", metavar="PATH", help="start from this image instead")
     add_style_options(p, "image")
     return p
@@ -43,6 +46,17 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     check_output(args.output)
+    if args.model:
+        from styleflow.ff.infer import stylize_file_with_model
+
+        rec = stylize_file_with_model(args.content, args.output, args.model, size=args.size, styles=args.styles,
+                                      device=args.device)
+        print(f"wrote {args.output} ({rec['width']}x{rec['height']}, one forward pass, {rec['seconds']:.2f} s)")
+        return 0
+    if not args.styles:
+        raise StyleflowError("image: give at least one STYLE image (or --model M.pt)")
+    if args.size is None:
+        args.size = 256
     settings = settings_from(args.preset, settings_overrides(args, "image"))
     record = stylize_file(
         args.content, args.styles, args.output, settings, args.size,

@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "video",
     "metrics",
     "layers",
+    "train",
     "bench",
 )
 

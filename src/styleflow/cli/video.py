@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--work", metavar="DIR", help="work folder (default: OUT.work beside the output)")
     p.add_argument("--no-audio", action="store_true",
                    help="leave the source's sound out (default: kept over the stylised span, in sync)")
+    p.add_argument("--model", metavar="M.pt", help="stylise every frame in one pass with a network from `styleflow "
+                                                   "train` (STYLE must be the style it was trained on)")
     add_style_options(p, "video")
     return p
 
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         style_weights=args.style_weights, start=args.start, step=args.step, max_frames=args.max_frames,
         first_iterations=args.first_iterations, iterations=args.iterations, flow_method=args.flow,
         options=options, device=args.device, seed=seed, work_dir=args.work, progress=not args.no_progress,
-        audio=not args.no_audio,
+        audio=not args.no_audio, model=args.model,
     )
     print(f"wrote {args.output}: {record['frames']} frames, {record['total_iterations']} iterations, "
           f"{record['seconds_stylising']:.0f} s stylising ({record['backbone']}, {record['weights_source']}), "

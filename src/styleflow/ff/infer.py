@@ -135,3 +135,44 @@ def stylize_frames(
     }
     write_json(out / "run.json", record)
     return record
+
+
+def stylize_file_with_model(
+    content: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    model: str | os.PathLike[str],
+    size: int | None = None,
+    styles: Sequence[str | os.PathLike[str]] | None = None,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """``styleflow image CONTENT --model M.pt -o OUT``: write OUT and the OUT.json record.
+
+    ``size``: output height (None: the content's own); ``styles``, when given, must be the model's.
+    """
+    from styleflow.io.images import check_size, resize_to_height, write_image
+    from styleflow.optim.stylize_image import check_output
+
+    out_path = check_output(out)
+    dev = resolve_device(device)
+    m = load_model(model, dev)
+    if styles:
+        check_styles(m, styles)
+    img = read_image(content)
+    if size is not None:
+        img = resize_to_height(img, check_size(size))
+    t0 = time.perf_counter()
+    result = run_batch(m, [img], dev)[0]
+    seconds = time.perf_counter() - t0
+    write_image(out_path, result)
+    rec = m.record
+    record = {
+        "output": str(out_path), "content": str(content), "model": str(m.path),
+        "styles": [s["path"] for s in rec.get("styles", [])], "style_weights": rec.get("style_weights"),
+        "height": img.shape[0], "width": img.shape[1], "device": str(dev),
+        "precision": "bfloat16" if inference_dtype(dev) else "float32",
+        **(rec.get("backbone") or {}),
+        "training": {k: rec.get(k) for k in ("settings", "steps_done", "seconds", "parameters")},
+        "iterations": 0, "seconds": round(seconds, 4), "environment": environment(),
+    }
+    write_json(f"{out_path}.json", record)
+    return record

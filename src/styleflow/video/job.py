@@ -113,15 +113,34 @@ def stylize_video(
     work_dir: str | os.PathLike[str] | None = None,
     progress: bool = True,
     audio: bool = True,
+    model: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Stylise ``video`` into ``out_mp4`` (H.264, every frame at its time in the source, with the
-    source's sound over the stylised span unless ``audio`` is False); return the run record."""
+    source's sound over the stylised span unless ``audio`` is False); return the run record.
+
+    With ``model`` (a ``styleflow train`` file) every frame is one forward pass of that network
+    (``styles`` must be the ones it was trained on) instead of the optimisation.
+    """
     out = Path(out_mp4)
     if out.suffix.lower() != ".mp4":
         raise StyleflowError(f"-o {out}: expected an .mp4 file name")
     for s in styles:
         if not Path(s).is_file():
             raise StyleflowError(f"{s}: no such style image")
+    loaded = None
+    if model is not None:
+        from styleflow.ff.infer import check_styles
+        from styleflow.ff.model import load_model
+
+        loaded = load_model(model)  # fail early on a bad model file or style
+        check_styles(loaded, styles)
+    loaded = None
+    if model is not None:
+        from styleflow.ff.infer import check_styles
+        from styleflow.ff.model import load_model
+
+        loaded = load_model(model)  # fail early on a bad model file or style
+        check_styles(loaded, styles)
     name, video_settings, _ = resolve_variant(variant)  # fail early on a bad variant
     work = Path(work_dir) if work_dir is not None else default_work_dir(out)
     prep = work / f"h{height}-start{start}-step{step}-n{max_frames or 'all'}"
@@ -131,16 +150,25 @@ def stylize_video(
         "first_iterations": first_iterations, "iterations": iterations, "resolved": resolved,
     })
     run_dir = prep / "runs" / f"{name}-{key}"
+    if loaded is not None:
+        from styleflow.ff.data import file_digest
+
+        run_dir = prep / "runs" / f"feedforward-{file_digest(Path(model))}"  # type: ignore[arg-type]
     pinned = {"preset": resolved["preset"], **resolved["options"]}  # weights: auto as recorded
     with removing_new_folders([work, prep, prep / "frames", prep / f"flow-{flow_method}",
                                prep / f"masks-{flow_method}", prep / "runs", run_dir]):
         clip = prepare_clip(video, prep, height, start=start, step=step, max_frames=max_frames,
                             flow_method=flow_method, offsets=[1, *video_settings.long_term], progress=progress)
         meta = read_meta(clip.frames)
-        record = stylize_clip(
-            clip, styles, run_dir, style_weights=style_weights, variant=variant, first_iterations=first_iterations,
-            iterations=iterations, options=pinned, device=device, seed=seed, progress=progress,
-        )
+        if loaded is not None:
+            from styleflow.ff.infer import stylize_frames
+
+            record = stylize_frames(loaded, clip.frames, run_dir, device=device, progress=progress)
+        else:
+            record = stylize_clip(
+                clip, styles, run_dir, style_weights=style_weights, variant=variant, first_iterations=first_iterations,
+                iterations=iterations, options=pinned, device=device, seed=seed, progress=progress,
+            )
         encoded = encode_video(run_dir, out, meta=clip.frames, audio=audio, progress=progress)
     record.update({"video": str(video), "output": str(out), "run_dir": str(run_dir), "fps": meta["fps"],
                    "audio": encoded["audio"], "duration": encoded["duration"], "resolved": resolved})
