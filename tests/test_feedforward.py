@@ -202,3 +202,26 @@ def test_save_model_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         save_model(tmp_path / "m.pt", net, {})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_hybrid_first_init_model(material, model, tmp_path):
+    """`first_init: model` starts the first frame from the network's output (a warm start)."""
+    from styleflow.ff.infer import stylize_image
+    from styleflow.io.images import read_image
+    from styleflow.video.job import stylize_video
+
+    variant = {"base": "flowInit_temporalLoss", "first_init": "model", "model": str(model)}
+    rec = stylize_video(material / "clip.mp4", [material / "style.png"], tmp_path / "h.mp4", height=32,
+                        variant=variant, first_iterations=0, iterations=0, max_frames=3,
+                        options={"weights": "random"}, progress=False)
+    run = tmp_path / "h.work"
+    rows = next(run.glob("*/runs/*/frames.csv")).read_text().splitlines()
+    assert rows[1].split(",")[2] == "model (shot start)" and rows[2].split(",")[2] == "prev_warped"
+    frames = next(run.glob("*/frames"))
+    expected = stylize_image(load_model(model), read_image(frames / "frame_000001.png"))
+    got = read_image(next(run.glob("*/runs/*")) / "frame_000001.png")
+    assert np.abs(got - expected).max() <= 1 / 255 + 1e-6
+    assert rec["frames"] == 3
+    with pytest.raises(StyleflowError, match="needs `model: PATH`"):
+        stylize_video(material / "clip.mp4", [material / "style.png"], tmp_path / "x.mp4", height=32,
+                      variant={"base": "noInit", "first_init": "model"}, progress=False)

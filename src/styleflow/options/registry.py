@@ -161,13 +161,16 @@ OPTIONS: tuple[Option, ...] = (
        minimum=0, exclusive_minimum=True),
     # ---------------------------------------------------------------- video: variant fields
     _o("init", "str", "prev_warped", "initialisation of later frames: content (noInit), random, prev (previous "
-       "stylised frame), prev_warped (warped by the flow)", scope="video", choices=("content", "random", "prev", "prev_warped"),
+       "stylised frame), prev_warped (warped by the flow), model (the feed-forward network's output)", scope="video",
+       choices=("content", "random", "prev", "prev_warped", "model"),
        cli=None),
     _o("disocclusion_fill", "str", "content", "prev_warped: what fills the pixels the consistency mask distrusts "
        "(disocclusions, motion boundaries): the content frame, or the warped previous frame itself",
        scope="video", choices=("content", "warped"), cli=None),
     _o("first_init", "str", "content", "initialisation of the first frame and of frames after a scene cut",
-       scope="video", choices=("content", "random"), cli=None),
+       scope="video", choices=("content", "random", "model"), cli=None),
+    _o("model", "str", None, "init/first_init model: the `styleflow train` file (in a grid: a `models:` name) whose "
+       "output starts the frame (docs/feedforward.md)", scope="video", nullable=True, cli=None),
     _o("temporal_weight", "float", 0.0, "γ, weight of the temporal loss (0: off)", scope="video", minimum=0, cli=None),
     _o("long_term", "offsets", [1], "offsets of the earlier frames the temporal loss uses, closest first",
        scope="video", cli=None),

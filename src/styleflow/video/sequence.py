@@ -251,6 +251,13 @@ def stylize_shot(
 
     style_images = [read_image(p) for p in styles]
     stylizer = Stylizer(settings, style_images, style_weights, device=device)
+    ff_model = None
+    if "model" in (video.init, video.first_init):
+        from styleflow.ff.infer import check_styles
+        from styleflow.ff.model import load_model
+
+        ff_model = load_model(video.model, stylizer.device)  # type: ignore[arg-type]
+        check_styles(ff_model, styles)
     out.mkdir(parents=True, exist_ok=True)
     stores = [FrameStore(out / f".pass{p}") for p in range(1, video.passes)] + [FrameStore(out)]
 
@@ -269,7 +276,7 @@ def stylize_shot(
                 bar.set_postfix_str(f"frame {k}/{data.n}" + (f" pass {p}/{video.passes}" if video.passes > 1 else ""))
                 image, record = _stylize_frame(
                     stylizer, data, store, previous_pass, video, k, direction, p, temporal_on,
-                    first_budget, later_budget, pass_budget, seed, progress,
+                    first_budget, later_budget, pass_budget, seed, progress, ff_model,
                 )
                 store.save(k, image, record)
                 bar.update(1)
@@ -325,6 +332,7 @@ def _stylize_frame(
     pass_budget: int,
     seed: int,
     progress: bool,
+    ff_model: Any = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Initialise and optimise frame k of one pass; return the image and its record."""
     content = data.content(k)
@@ -354,12 +362,16 @@ def _stylize_frame(
             init = content
         elif mode == "random":
             init = _noise(content.shape, seed, k)
+        elif mode == "model":  # the feed-forward network's stylisation (styleflow.ff)
+            from styleflow.ff.infer import stylize_image
+
+            init = stylize_image(ff_model, content, stylizer.device)
         elif mode == "prev":
             init = store.load(nearest)
         else:  # prev_warped: trust the warp where the mask does; elsewhere disocclusion_fill
             w, c = warped_neighbour(nearest)
             init = w if video.disocclusion_fill == "warped" else c[..., None] * w + (1.0 - c[..., None]) * content
-        if mode in ("prev", "prev_warped") and not video.coarse_to_fine_later:
+        if mode in ("prev", "prev_warped", "model") and not video.coarse_to_fine_later:
             coarse_to_fine = 1  # a coarse level would blur the good initialisation
     else:  # multi-pass: blend the previous pass's result with the warped neighbour of this pass
         budget = pass_budget
@@ -387,7 +399,7 @@ def _stylize_frame(
     try:
         result = stylizer.stylize(content, init=init.astype(np.float32), temporal=terms,
                                   iterations=budget, coarse_to_fine=coarse_to_fine, callback=bar,
-                                  warm=mode in ("prev", "prev_warped", "multipass"), style_floor=floor)
+                                  warm=mode in ("prev", "prev_warped", "multipass", "model"), style_floor=floor)
     finally:
         bar.close()
     record = {

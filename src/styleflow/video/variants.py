@@ -42,6 +42,8 @@ class _VideoSettingsMethods:
     def __post_init__(self) -> None:
         for o in options("video"):
             setattr(self, o.name, check_value(o, getattr(self, o.name), where="variant "))
+        if "model" in (self.init, self.first_init) and not self.model:
+            raise StyleflowError("variant init/first_init 'model' needs `model: PATH` (a file from `styleflow train`)")
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
