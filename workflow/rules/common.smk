@@ -38,6 +38,7 @@ wildcard_constraints:
     style=NAME,
     budget=NAME,
     variant=NAME,
+    model=NAME,
     res=r"[0-9]+",
     shot=SHOT_PATTERN,
 
@@ -50,6 +51,7 @@ DEMO_OUTPUTS = (DEMO_VIDEO, DEMO_STYLE)
 FLOW = config["flow"]["method"]
 PREP = "results/prep/{video}/h{res}"
 RUN = "results/runs/{video}/{style}/h{res}/{budget}/{variant}"
+MODEL = "results/models/{model}/h{res}"
 KEYS = ("video", "style", "res", "budget", "variant")
 
 
@@ -107,7 +109,77 @@ def variant_spec(name):
 
 
 def variant(wildcards):
-    return variant_spec(wildcards.variant)
+    """The variant as passed to styleflow; a `model: NAME` becomes that model's file at the run's
+    resolution."""
+    spec = variant_spec(wildcards.variant)
+    if spec.get("model"):
+        spec["model"] = model_file(spec["model"], wildcards.res)
+    return spec
+
+
+# ---------------------------------------------------------------- feed-forward models
+
+
+def model_file(name, res):
+    return os.path.join(MODEL.format(model=name, res=res), "model.pt")
+
+
+def variant_model(name):
+    """The `models:` entry a variant names, or None."""
+    return (config["variants"][name] or {}).get("model")
+
+
+def run_model(wildcards):
+    """The sequence job's model file input (feed-forward and hybrid variants), else nothing."""
+    m = variant_model(wildcards.variant)
+    return [model_file(m, wildcards.res)] if m else []
+
+
+def model_style_images(wildcards):
+    return config["styles"][config["models"][wildcards.model]["style"]]["images"]
+
+
+def _model_videos(wildcards):
+    if config["models"][wildcards.model]["data"] is not None:
+        return []
+    return sorted({r["video"] for r in grid_runs() if r["res"] == wildcards.res})
+
+
+def model_clips(wildcards, kind):
+    """Prepared clips (frames, flow or masks folders) a model trains on by default."""
+    sub = {"frames": "frames", "flow": f"flow-{FLOW}", "masks": f"masks-{FLOW}"}[kind]
+    return [os.path.join(PREP.format(video=v, res=wildcards.res), sub) for v in _model_videos(wildcards)]
+
+
+def model_frames(wildcards):
+    return model_clips(wildcards, "frames")
+
+
+def model_flows(wildcards):
+    return model_clips(wildcards, "flow")
+
+
+def model_masks(wildcards):
+    return model_clips(wildcards, "masks")
+
+
+def model_data(wildcards):
+    """Explicit training data, or the photos of `images:` beside the grid's clips."""
+    m = config["models"][wildcards.model]
+    if m["data"] is not None:
+        return list(m["data"])
+    return list((config.get("images") or {}).get("photos", {}).values())
+
+
+def model_settings(wildcards):
+    """styleflow.ff.train.TrainSettings fields of a model at a resolution."""
+    m = dict(config["models"][wildcards.model])
+    keys = ("steps", "batch", "lr", "temporal_weight", "content_weight", "style_weight", "tv_weight",
+            "width", "blocks", "max_frames", "seed")
+    settings = {k: m[k] for k in keys}
+    settings["size"] = m["size"] or int(wildcards.res)
+    settings["preset"] = config["options"].get("preset", "gatys")
+    return settings
 
 
 def needed_offsets(name):
@@ -228,6 +300,9 @@ def grid_runs():
     runs = []
     for values in itertools.product(*(axes[k] for k in KEYS)):
         run = dict(zip(KEYS, values))
+        m = variant_model(run["variant"])
+        if m is not None and config["models"].get(m, {}).get("style") != run["style"]:
+            continue  # a network stylises only in the style it was trained on
         if not filters or any(
             all(run[k] in allowed for k, allowed in f.items()) for f in filters
         ):
@@ -253,6 +328,21 @@ def check_options():
 def check_config():
     """Cross-checks the schema cannot express; each error names its key."""
     check_options()
+    for name in config["variants"]:
+        m = variant_model(name)
+        if m is not None and m not in config["models"]:
+            raise config_error(
+                f"variants.{name}.model",
+                f"{m} is not a `models:` entry (known: {', '.join(config['models']) or 'none'})",
+                "add it under models: or fix the name",
+            )
+    for name, m in config["models"].items():
+        if m["style"] not in config["styles"]:
+            raise config_error(
+                f"models.{name}.style",
+                f"{m['style']} is not a style of the grid (known: {', '.join(config['styles'])})",
+                "use one of the grid's styles",
+            )
     for name, v in config["videos"].items():
         p = v["path"]
         if p not in DEMO_OUTPUTS and not os.path.exists(p):

@@ -19,6 +19,7 @@ rule sequence:
         flow=f"{PREP}/flow-{FLOW}",
         masks=f"{PREP}/masks-{FLOW}",
         styles=style_images,
+        model=run_model,
     output:
         shot=directory(f"{RUN}/shots/{{shot}}"),
     log:

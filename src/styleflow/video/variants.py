@@ -69,6 +69,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "moreSteps": {"init": "prev_warped", "temporal_weight": _T, "first_iterations": 500, "iterations": 500},
     "longTerm": {"init": "prev_warped", "temporal_weight": _T, "long_term": [1, 2, 4]},
     "multiPass": {"init": "prev_warped", "temporal_weight": _T, "passes": 4, "temporal_from_pass": 2},
+    # Feed-forward (styleflow.ff; give `model: PATH` or, in a grid, the name of a `models:` entry):
+    # every frame is the network's output, no optimisation; the noTemporal row names a model
+    # trained without the temporal loss; modelInit is the hybrid (the network's output as the
+    # first frame's start, then as flowInit_temporalLoss).
+    "feedforward": {"init": "model", "first_init": "model", "first_iterations": 0, "iterations": 0,
+                    "temporal_weight": 0.0},
+    "feedforward_noTemporal": {"init": "model", "first_init": "model", "first_iterations": 0, "iterations": 0,
+                               "temporal_weight": 0.0},
+    "modelInit": {"init": "prev_warped", "first_init": "model", "temporal_weight": _T},
 }
 
 _VIDEO_FIELDS = {o.name for o in options("video")}

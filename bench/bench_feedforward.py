@@ -1,0 +1,168 @@
+"""Feed-forward stylisation against the optimisation, on a real clip (issue 15's targets).
+
+    python bench/bench_feedforward.py                     # bedroom clip, Starry Night, 256 px
+    python bench/bench_feedforward.py --height 128 --train-size 128 --steps 300 --frames 6
+
+Trains two networks on the clip's own frames (a video-specific model, as DESIGN.md allows) — one
+with the temporal loss, one without — then stylises the same frames with each, with the
+optimisation's default variant (flowInit_temporalLoss) and measures, with one fixed backbone and
+the metrics stage's code (styleflow.eval.metrics.score_clip, input-frame DIS flow):
+
+* seconds per frame (optimisation: its later frames; network: all frames), and the ratio;
+* the warping error of each (Lai et al.);
+* the style loss of each and of the content frames (the ratio content / network is the target);
+* the hybrid: the first frame's objective from the report protocol (300 L-BFGS iterations from
+  the content, no early stop, float32) and the iterations and seconds the same optimisation
+  needs from the network's output to come within 5 % of it.
+
+Prints one table; the training time and steps per second beside it. Everything through the
+public API. Needs ../shared/data (or --video/--style).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from styleflow.eval.metrics import read_clip, score_clip
+from styleflow.ff.infer import stylize_image
+from styleflow.ff.model import load_model
+from styleflow.ff.train import TrainSettings, train
+from styleflow.io.images import read_image
+from styleflow.optim.stylizer import Stylizer
+from styleflow.options.settings import settings_from
+from styleflow.video.job import stylize_video
+
+SHARED = Path(os.environ.get("STYLEFLOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def _frames_csv_seconds(run_dir: Path) -> list[float]:
+    import csv
+
+    with open(run_dir / "frames.csv") as f:
+        return [float(r["seconds"]) for r in csv.DictReader(f)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--video", type=Path, default=SHARED / "videos" / "sam2_bedroom.mp4")
+    p.add_argument("--style", type=Path, default=SHARED / "styles" / "vangogh_starry_night.jpg")
+    p.add_argument("--height", type=int, default=256, help="stylisation height (default 256)")
+    p.add_argument("--frames", type=int, default=8, help="frames stylised by each method (default 8)")
+    p.add_argument("--train-frames", type=int, default=60, help="frames of the clip used for training")
+    p.add_argument("--train-size", type=int, default=256)
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--blocks", type=int, default=3)
+    p.add_argument("--style-weight", type=float, default=None)
+    p.add_argument("--temporal-weight", type=float, default=TrainSettings().temporal_weight)
+    p.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    a = p.parse_args(argv)
+    for f in (a.video, a.style):
+        if not f.is_file():
+            print(f"{f}: not found (set STYLEFLOW_SHARED_DATA or pass --video/--style)", file=sys.stderr)
+            return 2
+    work = a.work or Path(tempfile.mkdtemp(prefix="bench_ff_"))
+    work.mkdir(parents=True, exist_ok=True)
+    res: dict = {"video": str(a.video), "style": str(a.style), "height": a.height, "frames": a.frames}
+
+    models = {}
+    for name, tw in (("temporal", a.temporal_weight), ("noTemporal", 0.0)):
+        s = TrainSettings(size=a.train_size, steps=a.steps, batch=a.batch, width=a.width, blocks=a.blocks,
+                          temporal_weight=tw, style_weight=a.style_weight, max_frames=a.train_frames,
+                          checkpoint_every=max(1, a.steps // 10))
+        path = work / f"model_{name}.pt"
+        if not path.is_file():
+            train([a.style], [a.video], path, s, device=a.device)
+        models[name] = path
+        rec = load_model(path).record
+        res[f"train_{name}"] = {"seconds": rec["seconds"], "steps_per_second": rec["steps_per_second"],
+                                "steps": rec["steps_done"], "parameters": rec["parameters"]}
+
+    runs = {}
+    kw = dict(height=a.height, max_frames=a.frames, device=a.device, progress=True)
+    rec = stylize_video(a.video, [a.style], work / "opt.mp4", variant="flowInit_temporalLoss", **kw)
+    runs["optimisation"] = Path(rec["run_dir"])
+    for name, path in models.items():
+        rec = stylize_video(a.video, [a.style], work / f"ff_{name}.mp4", model=path, **kw)
+        runs[f"ff_{name}"] = Path(rec["run_dir"])
+    frames_dir = Path(rec["run_dir"]).parents[1] / "frames"
+    inputs = read_clip(frames_dir)
+    style = [read_image(a.style)]
+    _, content_summary = score_clip(inputs, inputs, styles=style)
+    res["content_style_loss"] = content_summary["style_loss"]
+    for name, run in runs.items():
+        _, summary = score_clip(read_clip(run), inputs, styles=style)
+        secs = _frames_csv_seconds(run)
+        per_frame = float(np.mean(secs[1:] if name == "optimisation" else secs))
+        res[name] = {"warp_error": summary["warp_error"], "style_loss": summary["style_loss"],
+                     "content_loss": summary["content_loss"], "seconds_per_frame": per_frame}
+
+    # the hybrid on the first frame
+    content = inputs[0]
+    report = settings_from("gatys", {"tol": 0.0, "recolor_start": False, "precision": "float32", "iterations": 300})
+    st = Stylizer(report, style, device=a.device)
+    t0 = time.perf_counter()
+    ref = st.stylize(content, iterations=300)
+    t_ref = time.perf_counter() - t0
+    target = st.objective(ref.image, content)["objective"]
+    init = stylize_image(load_model(models["temporal"]), content, st.device)
+    trace: list[tuple[int, float, float]] = []
+    t0 = time.perf_counter()
+
+    def cb(event: dict) -> None:
+        if event.get("event") == "iteration":
+            trace.append((event["iteration"], float(event["losses"]["total"]), time.perf_counter() - t0))
+
+    st.stylize(content, init=init, iterations=300, callback=cb, warm=True)
+    hit = next(((i, t) for i, v, t in trace if v <= 1.05 * target), None)
+    res["hybrid"] = {"report_objective": target, "report_seconds": t_ref, "report_iterations": ref.iterations,
+                     "start_objective": st.objective(init, content)["objective"],
+                     "iterations_to_5pct": hit[0] if hit else None, "seconds_to_5pct": hit[1] if hit else None}
+
+    o, ft, fn = res["optimisation"], res["ff_temporal"], res["ff_noTemporal"]
+    h = res["hybrid"]
+    rows = [
+        ("inference speed-up per frame (>= 100x)", f"{o['seconds_per_frame'] / ft['seconds_per_frame']:.0f}x",
+         f"{o['seconds_per_frame']:.2f} s vs {ft['seconds_per_frame']:.4f} s"),
+        ("warping error: temporal / noTemporal (<= 0.5)", f"{ft['warp_error'] / fn['warp_error']:.2f}",
+         f"{ft['warp_error']:.5f} vs {fn['warp_error']:.5f}"),
+        ("warping error: temporal / optimisation (<= 2)", f"{ft['warp_error'] / o['warp_error']:.2f}",
+         f"optimisation {o['warp_error']:.5f}"),
+        ("style loss: content / network (>= 20)", f"{res['content_style_loss'] / ft['style_loss']:.1f}",
+         f"network {ft['style_loss']:.3g}, content {res['content_style_loss']:.3g}"),
+        ("style loss: network / optimisation", f"{ft['style_loss'] / o['style_loss']:.2f}",
+         f"optimisation {o['style_loss']:.3g}"),
+        ("hybrid: iterations to 5 % of report (<= 100)", str(h["iterations_to_5pct"]),
+         f"report objective {h['report_objective']:.4g} after 300; network start {h['start_objective']:.4g}"),
+        ("hybrid: seconds to 5 % / report's", "n/a" if h["seconds_to_5pct"] is None else
+         f"{h['seconds_to_5pct'] / h['report_seconds']:.2f}", f"report {h['report_seconds']:.1f} s"),
+        ("training (temporal)", f"{res['train_temporal']['seconds']:.0f} s",
+         f"{res['train_temporal']['steps_per_second']:.2f} steps/s, {res['train_temporal']['steps']} steps, "
+         f"{res['train_temporal']['parameters']} parameters"),
+    ]
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    print(f"\n{a.video.name}, {a.style.name}, {a.height} px, {a.frames} frames; train {a.train_size} px x "
+          f"{a.steps} steps, batch {a.batch}, width {a.width}, blocks {a.blocks}")
+    print(f"| {'target':<{w0}} | {'result':<{w1}} | detail |")
+    print(f"|{'-' * (w0 + 2)}|{'-' * (w1 + 2)}|--------|")
+    for r in rows:
+        print(f"| {r[0]:<{w0}} | {r[1]:<{w1}} | {r[2]} |")
+    if a.json:
+        a.json.write_text(json.dumps(res, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
