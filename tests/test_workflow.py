@@ -30,7 +30,8 @@ from workflow_helpers import job_counts as _job_counts
 
 PREP_RULES = {"frames", "flow", "consistency"}
 #: The rules of this issue; later stages (metrics, tables, grids) add their own jobs to a run.
-STAGES = {"demo_clip", "demo_style", "frames", "flow", "consistency", "flowviz", "sequence", "assemble", "encode"}
+STAGES = {"demo_clip", "demo_style", "frames", "flow", "consistency", "flowviz", "sequence", "assemble", "encode",
+          "train_model"}
 
 
 def job_counts(output: str, rules: set[str] | None = None) -> dict[str, int]:
@@ -90,7 +91,7 @@ def test_default_config_dry_run(tmp_path: Path) -> None:
     runs = len(cfg["variants"]) * len(cfg["styles"]) * len(cfg["videos"]) * len(cfg["resolutions"])
     assert counts == {
         "demo_clip": 1, "demo_style": 1, "frames": 1, "flow": 1, "consistency": 1, "flowviz": 1,
-        "assemble": runs, "encode": runs,
+        "assemble": runs, "encode": runs, "train_model": len(cfg["models"]),
     }  # fmt: skip
     assert "resources: tmpdir=/tmp, gpu=1" in out or "gpu=1" in out
 

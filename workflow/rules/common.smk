@@ -148,7 +148,10 @@ def _model_videos(wildcards):
 def model_clips(wildcards, kind):
     """Prepared clips (frames, flow or masks folders) a model trains on by default."""
     sub = {"frames": "frames", "flow": f"flow-{FLOW}", "masks": f"masks-{FLOW}"}[kind]
-    return [os.path.join(PREP.format(video=v, res=wildcards.res), sub) for v in _model_videos(wildcards)]
+    return [
+        os.path.join(PREP.format(video=v, res=wildcards.res), sub)
+        for v in _model_videos(wildcards)
+    ]
 
 
 def model_frames(wildcards):
@@ -174,8 +177,19 @@ def model_data(wildcards):
 def model_settings(wildcards):
     """styleflow.ff.train.TrainSettings fields of a model at a resolution."""
     m = dict(config["models"][wildcards.model])
-    keys = ("steps", "batch", "lr", "temporal_weight", "content_weight", "style_weight", "tv_weight",
-            "width", "blocks", "max_frames", "seed")
+    keys = (
+        "steps",
+        "batch",
+        "lr",
+        "temporal_weight",
+        "content_weight",
+        "style_weight",
+        "tv_weight",
+        "width",
+        "blocks",
+        "max_frames",
+        "seed",
+    )
     settings = {k: m[k] for k in keys}
     settings["size"] = m["size"] or int(wildcards.res)
     settings["preset"] = config["options"].get("preset", "gatys")

@@ -18,10 +18,13 @@ rule train_model:
         "logs/train_model/{model}/h{res}.log",
     benchmark:
         "benchmarks/train_model/{model}/h{res}.tsv"
+    conda:
+        "../envs/styleflow.yaml"
     threads: 2
     resources:
-        gpu=1,
-        mem_mb=4000,
+        runtime=job_minutes("train_model"),
+        mem_mb=job_mem_mb("stylize"),
+        gpu=stylize_gpus,
     params:
         settings=model_settings,
         options=config["options"],

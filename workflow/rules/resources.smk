@@ -176,6 +176,20 @@ def _layer_figure_seconds(wildcards):
     )
 
 
+def _train_seconds(wildcards):
+    """Training a feed-forward model: each step a VGG forward and backward of `batch` crops
+    (and the network on twice as many with the temporal loss), about an iteration each.
+    """
+    m = config["models"][wildcards.model]
+    size = m["size"] or int(wildcards.res)
+    return (
+        m["steps"]
+        * m["batch"]
+        * ITERATION_SECONDS["gpu" if uses_gpu() else "cpu"]
+        * pixel_scale(size)
+    )
+
+
 def _no_seconds(wildcards):
     return 0
 
@@ -190,6 +204,7 @@ WORK = {
     "sidebyside": _frame_seconds("sidebyside"),
     "stylize_image": _image_seconds,
     "layer_figure": _layer_figure_seconds,
+    "train_model": _train_seconds,
     "small": _no_seconds,
 }
 
