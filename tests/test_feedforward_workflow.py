@@ -37,7 +37,7 @@ def test_models_trained_and_used(grid: Path) -> None:
     assert hybrid[1].split(",")[2] == "model (shot start)"
     with open(grid / "results/ablation.csv") as f:
         rows = {r["variant"]: r for r in csv.DictReader(f)}
-    assert set(rows) == {"noInit", "feedforward", "modelInit"}
+    assert set(rows) == {"noInit", "flowInit_temporalLoss", "feedforward", "modelInit"}  # tiny.yaml + overlay
     assert float(rows["feedforward"]["training_seconds"]) > 0 and float(rows["modelInit"]["training_seconds"]) > 0
     assert rows["noInit"]["training_seconds"] == ""
     assert float(rows["feedforward"]["iterations_per_frame"]) == 0
