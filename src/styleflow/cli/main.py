@@ -26,7 +26,6 @@ COMMANDS: tuple[str, ...] = (
     "video",
     "metrics",
     "layers",
-    "bench",
 )
 
 
