@@ -88,7 +88,10 @@ def test_default_config_dry_run(tmp_path: Path) -> None:
         "demo_clip": 1, "demo_style": 1, "frames": 1, "flow": 1, "consistency": 1, "flowviz": 1,
         "sequence": runs, "encode": runs,
     }  # fmt: skip
-    assert "resources: tmpdir=/tmp, gpu=1" in out or "gpu=1" in out
+    # every stylisation job asks for the GPU resource (so --resources gpu=1 serialises them)
+    blocks = [b for b in re.split(r"\n(?=\[.*\]\n)", out) if re.search(r"^rule sequence:", b, re.M)]
+    assert len(blocks) == runs
+    assert all(re.search(r"^\s*resources: .*\bgpu=1\b", b, re.M) for b in blocks)
 
 
 def test_tiny_config_dry_run(tmp_path: Path) -> None:
