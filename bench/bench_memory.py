@@ -30,10 +30,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import TARGETS, PeakMemory, cores, cpu_model, fmt, prepare_clip, resolve_inputs, table  # noqa: E402
+from benchlib import (  # noqa: E402  (bench/ on the path first)
+    TARGETS,
+    PeakMemory,
+    cores,
+    cpu_model,
+    fmt,
+    prepare_clip,
+    resolve_inputs,
+    run_and_print,
+    table,
+)
 
 from styleflow.errors import StyleflowError  # noqa: E402
-from styleflow.io.atomic import write_json  # noqa: E402
 from styleflow.io.images import read_image  # noqa: E402
 from styleflow.io.layout import ClipPaths  # noqa: E402
 from styleflow.video.variants import DEFAULT_VARIANT  # noqa: E402
@@ -185,23 +194,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child:
         memory_child(args.child)
         return 0
-    try:
+
+    def compute() -> dict[str, Any]:
         if args.threads is not None and args.threads < 1:
             raise StyleflowError(f"--threads {args.threads}: expected at least 1")
         if min(args.lengths) < 2:
             raise StyleflowError(f"--lengths {args.lengths}: expected clip lengths of at least 2 frames")
-        cfg = MemoryConfig(video=args.video, style=args.style, heights=tuple(args.heights),
-                           lengths=tuple(args.lengths), variant=args.variant, weights=args.weights,
-                           device=args.device, threads=args.threads, work=args.work, progress=args.progress)
-        result = run_memory(cfg)
-    except StyleflowError as exc:
-        print(f"bench_memory: error: {exc}", file=sys.stderr)
-        return 2
-    print(format_memory(result))
-    sys.stdout.flush()
-    if args.json:
-        write_json(args.json, result)
-    return 0
+        return run_memory(MemoryConfig(video=args.video, style=args.style, heights=tuple(args.heights),
+                                       lengths=tuple(args.lengths), variant=args.variant, weights=args.weights,
+                                       device=args.device, threads=args.threads, work=args.work,
+                                       progress=args.progress))
+
+    return run_and_print("bench_memory", compute, format_memory, args.json)
 
 
 if __name__ == "__main__":

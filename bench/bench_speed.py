@@ -55,12 +55,12 @@ from benchlib import (  # noqa: E402  (bench/ on the path first)
     prepare_clip,
     read_csv,
     resolve_inputs,
+    run_and_print,
 )
 from rates import dense_rate, vgg_iteration_rate  # noqa: E402
 from speed_report import format_report  # noqa: E402
 
 from styleflow.errors import StyleflowError  # noqa: E402
-from styleflow.io.atomic import write_json  # noqa: E402
 from styleflow.io.images import read_image  # noqa: E402
 from styleflow.io.layout import ClipPaths, list_frames  # noqa: E402
 from styleflow.video.variants import DEFAULT_VARIANT  # noqa: E402
@@ -392,25 +392,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print its tables; user errors: one line on stderr, exit status 2."""
     args = build_parser().parse_args(argv)
-    try:
+
+    def compute() -> dict[str, Any]:
         if args.threads is not None and args.threads < 1:
             raise StyleflowError(f"--threads {args.threads}: expected at least 1")
         if args.report_iterations < 1:
             raise StyleflowError(f"--report-iterations {args.report_iterations}: expected at least 1")
-        cfg = BenchConfig(video=args.video, style=args.style, height=args.height, frames=args.frames,
-                          variant=args.variant, report_variant=args.report_variant,
-                          report_iterations=args.report_iterations, fast_options=dict(args.fast_option),
-                          weights=args.weights, backbone=args.backbone, precision=args.precision,
-                          device=args.device, threads=args.threads, work=args.work, progress=args.progress)
-        result = run_benchmark(cfg)
-    except StyleflowError as exc:
-        print(f"bench_speed: error: {exc}", file=sys.stderr)
-        return 2
-    print(format_report(result))
-    sys.stdout.flush()
-    if args.json:
-        write_json(args.json, result)
-    return 0
+        return run_benchmark(BenchConfig(
+            video=args.video, style=args.style, height=args.height, frames=args.frames, variant=args.variant,
+            report_variant=args.report_variant, report_iterations=args.report_iterations,
+            fast_options=dict(args.fast_option), weights=args.weights, backbone=args.backbone,
+            precision=args.precision, device=args.device, threads=args.threads, work=args.work,
+            progress=args.progress))
+
+    return run_and_print("bench_speed", compute, format_report, args.json)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,14 @@ import math
 import os
 import platform
 import re
+import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from styleflow.errors import StyleflowError
+from styleflow.io.atomic import write_json
 from styleflow.io.layout import ClipPaths, list_frames
 
 #: The report protocol's fixed budget per frame.
@@ -201,6 +203,23 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 # ---------------------------------------------------------------- printing
+
+
+def run_and_print(prog: str, compute: Callable[[], dict[str, Any]], render: Callable[[dict[str, Any]], str],
+                  json_path: str | None = None) -> int:
+    """A script's main: ``compute()`` the result, print ``render(result)``, write the result as JSON
+    to ``json_path`` (atomically) if given; exit status 0. A :class:`StyleflowError` (bad option,
+    missing file) is one line on stderr, ``prog: error: ...``, exit status 2."""
+    try:
+        result = compute()
+    except StyleflowError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    print(render(result))
+    sys.stdout.flush()
+    if json_path:
+        write_json(json_path, result)
+    return 0
 
 
 def fmt(v: Any, spec: str = ".3g") -> str:
