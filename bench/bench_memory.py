@@ -69,7 +69,7 @@ class MemoryConfig:
 
 def memory_child(spec_json: str) -> None:
     """In a fresh process: stylise a prepared clip, print its peak memory as JSON (memory mode)."""
-    from styleflow.optim.stylizer import resolve_device
+    from styleflow.optim.precision import resolve_device
     from styleflow.video.sequence import stylize_clip
 
     spec = json.loads(spec_json)
@@ -86,7 +86,7 @@ def memory_child(spec_json: str) -> None:
 def run_memory(cfg: MemoryConfig) -> dict[str, Any]:
     """Peak memory of the fast default for clips of ``lengths`` frames, per height, each run in a
     fresh process (so one run's allocations cannot hide another's)."""
-    from styleflow.optim.stylizer import resolve_device
+    from styleflow.optim.precision import resolve_device
     from styleflow.video.variants import resolve_variant
 
     device = resolve_device(cfg.device)

@@ -160,7 +160,8 @@ def measure_outputs(out: Path, clip: ClipPaths, n: int, evaluator: Any) -> list[
 
 def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
     """Run everything; return a JSON-able result (see :func:`format_report`)."""
-    from styleflow.optim.stylizer import Stylizer, resolve_device
+    from styleflow.optim.precision import resolve_device
+    from styleflow.optim.stylizer import Stylizer
     from styleflow.options.settings import settings_from
     from styleflow.video.variants import resolve_variant
 

@@ -173,27 +173,17 @@ def resolve_inputs(video: str | None, style: str | None, frames: int, height: in
 
 def prepare_clip(video: Path, height: int, frames: int, work: Path, offsets: Sequence[int],
                  flow_method: str = "dis", progress: bool = False) -> ClipPaths:
-    """Frames, flows and masks of the first ``frames`` frames at ``height`` (reused when present)."""
-    from styleflow.io.frames import extract_frames, read_meta
-    from styleflow.motion.consistency import compute_masks
-    from styleflow.motion.flow import compute_flows
+    """Frames, flows and masks of the first ``frames`` frames of ``video`` at ``height``, under
+    ``work`` (:func:`styleflow.video.job.prepare_clip`, the library's one path: reused while
+    current); a one-line error if the video has fewer frames."""
+    from styleflow.video.job import prepare_clip as prepare
 
-    prep = work / f"{video.stem}-h{height}-n{frames}"
-    clip = ClipPaths(prep / "frames", prep / f"flow-{flow_method}", prep / f"masks-{flow_method}")
-    try:
-        ok = read_meta(clip.frames).get("source") == str(video) and len(list_frames(clip.frames)) == frames
-    except StyleflowError:
-        ok = False
-    if not ok:
-        extract_frames(video, clip.frames, height, max_frames=frames, progress=progress)
+    clip = prepare(video, work / f"{video.stem}-h{height}-n{frames}", height, max_frames=frames,
+                   flow_method=flow_method, offsets=offsets, progress=progress)
     got = len(list_frames(clip.frames))
     if got < frames:
         raise StyleflowError(f"--video {video}: has only {got} frames, --frames asks for {frames}")
-    compute_flows(clip.frames, clip.flow, method=flow_method, offsets=offsets, progress=progress)
-    if not clip.cuts.is_file():
-        compute_masks(clip.flow, clip.masks, offsets=offsets, frames_dir=clip.frames, progress=progress)
     return clip
-
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

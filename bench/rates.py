@@ -106,7 +106,7 @@ def vgg_iteration_rate(stylizer: Any, content: np.ndarray, repeats: int = 6) -> 
     precision it ran in (mixed precision is first checked against float32 at this size, as in a
     run: :meth:`Stylizer.loss_function`).
     """
-    from styleflow.optim.stylizer import to_tensor
+    from styleflow.enc.tensors import to_tensor
 
     device = stylizer.device
     h, w = content.shape[:2]

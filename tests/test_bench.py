@@ -159,7 +159,8 @@ def test_flop_count_is_the_stated_formula():
 def test_iteration_is_the_optimisers_loss(tiny_run):
     """What the VGG-rate timer differentiates is the optimiser's objective at the content frame."""
     from styleflow.io.images import read_image
-    from styleflow.optim.stylizer import Stylizer, to_tensor
+    from styleflow.enc.tensors import to_tensor
+    from styleflow.optim.stylizer import Stylizer
     from styleflow.options.settings import settings_from
 
     _, work = tiny_run

@@ -12,20 +12,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-try:
-    from styleflow.loss import gram as gram_module
-    from styleflow.loss.gram import gram, gram_reference
-except ImportError:  # until the Gram moves to styleflow.loss.gram (helper "dedup"): today's names
-    import types
+from styleflow.loss import gram as gram_module
+from styleflow.loss.gram import gram, gram_reference
 
-    from styleflow.loss.functional import gram as gram_reference
-    from styleflow.optim import stylizer as _stylizer
-
-    gram = _stylizer.gram
-    gram_module = types.SimpleNamespace(__name__="styleflow.optim.stylizer")
-    SWITCH = (_stylizer, "_onednn")
-else:
-    SWITCH = (gram_module, "use_fast_path")
+#: the switch the tests monkeypatch to force a branch
+SWITCH = (gram_module, "use_fast_path")
 
 
 def plain(features: torch.Tensor) -> torch.Tensor:
