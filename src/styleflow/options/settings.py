@@ -42,7 +42,6 @@ class _StyleSettingsMethods:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
 
 
-<<<<<<< HEAD
 def _settings_class() -> type:
     from styleflow.options.registry import settings_class
 
@@ -52,44 +51,6 @@ def _settings_class() -> type:
         "image option of styleflow.options.registry.OPTIONS, defaults = the gatys preset.",
         __name__,
     )
-=======
-PRESETS: dict[str, dict[str, Any]] = {
-    "gatys": {
-        "content_layers": {"relu4_2": 1.0},
-        "style_layers": {n: 1.0 / 5 for n in GATYS_STYLE_LAYERS},
-        "content_weight": 1.0,
-        "style_weight": 1e5,
-        "iterations": 300,
-        # Tuned with bench/bench_speed.py (docs/performance.md). Cold starts (first frame, frames
-        # after a cut, still images) begin from the content recoloured to the style's palette and
-        # stop when the best loss fell by < 0.5 % over 10 iterations (~200 iterations at 192 px);
-        # warm starts (later video frames, from the warped previous frame) when it fell by < 2 %
-        # over 8 (~50 iterations). Full size only: with the recoloured start a half-size level
-        # first did not reach a given loss sooner (measured at 128 and 192 px); coarse_to_fine
-        # stays an option.
-        "tol": 0.005,
-        "window": 10,
-        "warm_tol": 0.02,
-        "warm_window": 8,
-        "recolor_start": True,
-        "coarse_to_fine": 1,
-        "coarse_iterations": 100,
-        # bfloat16 backbone where the hardware has it (1.55-1.8x faster per iteration on this
-        # project's AVX512-BF16 CPU at 64-256 px, the same loss per iteration), float32 elsewhere
-        "precision": "auto",
-    },
-    "report": {
-        "content_layers": {"conv2_2": 1.0},
-        "style_layers": {n: 1.0 for n in ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1")},
-        "content_weight": 1.0,
-        "style_weight": 1e6,
-        "iterations": 300,
-        "tol": 0.0,
-        "coarse_to_fine": 1,
-        "precision": "float32",
-    },
-}
->>>>>>> 796a0cd (bench: the speed and memory benchmarks move out of the package into bench/ (bench_speed.py, bench_memory.py, benchlib.py, rates.py, speed_report.py; public API only); styleflow bench removed; Stylizer.loss_function (public) for timing an iteration; test_bench loads the scripts, checks the warping error against the written frames, the per-run memory peak, the memory script at a tiny size)
 
 
 StyleSettings: Any = _settings_class()
