@@ -216,7 +216,7 @@ def test_cli_scores_a_video_against_a_folder(files, capsys) -> None:
     assert summary["frames"] == N and summary["flow_method"] == "dis"
     assert 0 < summary["warp_error"] < 5e-3  # H.264 noise only: the output moves with the input
     per_pair = [float(row.split(",")[1]) for row in lines[2:]]  # frame 1 has no pair
-    assert summary["warp_error"] == pytest.approx(float(np.mean(per_pair)), rel=1e-6)
+    assert summary["warp_error"] == pytest.approx(float(np.mean(per_pair)), rel=1e-4)  # the CSV has 6 digits
     assert summary["style_loss"] > 0
 
 
