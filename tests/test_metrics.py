@@ -120,7 +120,8 @@ def independent_warp_error(outputs: list[np.ndarray], inputs: list[np.ndarray]) 
 
 
 def test_agrees_with_an_independent_implementation() -> None:
-    """A non-uniform motion (zoom and rotation), a flickering and noisy output: within 25%."""
+    """A non-uniform motion (zoom and rotation), a flickering and noisy output: within 3% (measured
+    1.5% lower here, 1-4% lower on other random textures: ours also drops motion boundaries)."""
     tex_in, tex_out = texture(2, 160, 180, sigma=3.0), texture(3, 160, 180, sigma=2.5)
     rng = np.random.default_rng(0)
     inputs, outputs = [], []
@@ -133,7 +134,7 @@ def test_agrees_with_an_independent_implementation() -> None:
                                + rng.normal(0, 0.02, out.shape).astype(np.float32), 0, 1))
     ours = nanmean(e for e, _ in warping_errors(outputs, clip_flows(inputs)))
     theirs = independent_warp_error(outputs, inputs)
-    assert ours == pytest.approx(theirs, rel=0.25)
+    assert ours == pytest.approx(theirs, rel=0.03)
 
 
 def test_a_pair_without_reliable_pixels_is_left_out() -> None:
@@ -213,7 +214,9 @@ def test_cli_scores_a_video_against_a_folder(files, capsys) -> None:
     assert lines[0].startswith("frame,warp_error,warp_mask,content_loss,style_loss") and len(lines) == N + 1
     summary = json.loads(out_json.read_text())
     assert summary["frames"] == N and summary["flow_method"] == "dis"
-    assert 0 <= summary["warp_error"] < 5e-3  # H.264 noise only: the output moves with the input
+    assert 0 < summary["warp_error"] < 5e-3  # H.264 noise only: the output moves with the input
+    per_pair = [float(row.split(",")[1]) for row in lines[2:]]  # frame 1 has no pair
+    assert summary["warp_error"] == pytest.approx(float(np.mean(per_pair)), rel=1e-4)  # the CSV has 6 digits
     assert summary["style_loss"] > 0
 
 

@@ -161,16 +161,6 @@ def test_coarse_to_fine_levels_and_cached_style_targets():
     assert st.style_targets((64, 96)) is targets and st.meter.targets.sizes == {(32, 48), (64, 96)}
 
 
-def test_preserve_colors_keeps_content_chrominance():
-    content = make_content()
-    st = Stylizer(settings(weights="random", iterations=3, preserve_colors=True), [make_style()], device="cpu")
-    out = st.stylize(content).image
-    iq_out, iq_content = colors.rgb_to_yiq(out)[..., 1:], colors.rgb_to_yiq(content)[..., 1:]
-    inside = (out > 0.02).all(-1) & (out < 0.98).all(-1)  # clipping to [0, 1] changes chroma
-    assert inside.mean() > 0.5
-    assert np.allclose(iq_out[inside], iq_content[inside], atol=0.01)
-
-
 @pytest.mark.parametrize("clamp", [True, False])
 def test_clamp_keeps_the_optimised_image_valid(clamp):
     """With ``clamp`` the optimiser's own loss is the loss of the image the user gets; without it

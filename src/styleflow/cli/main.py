@@ -27,7 +27,6 @@ COMMANDS: tuple[str, ...] = (
     "metrics",
     "layers",
     "train",
-    "bench",
 )
 
 

@@ -179,6 +179,21 @@ class Stylizer:
         c, st = self.meter(image, content)
         return {"content": c, "style": st, "objective": s.content_weight * c + s.style_weight * st}
 
+    def loss_function(self, content: np.ndarray) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The total loss one optimisation iteration of ``content`` (H, W, 3) at full size
+        evaluates (content + style (+ TV), no temporal terms), as a function of the image tensor
+        ``x`` (1, 3, H, W) → scalar tensor with its graph (call ``.backward()`` for the gradient).
+
+        Targets are computed once, here, and the mixed-precision check for this size runs first,
+        so :attr:`precision` afterwards is what a run at this size uses. For timing an iteration
+        (``bench/``) without reaching into the optimiser.
+        """
+        c = to_tensor(content, self.device)
+        targets = self.content_targets(c)
+        grams = self.style_targets(tuple(content.shape[:2]))  # type: ignore[arg-type]
+        self._check_precision(c.detach().clone().requires_grad_(True), targets, grams, [])
+        return lambda x: self._losses(x, targets, grams, [])[0]
+
     def _check_precision(
         self,
         x: torch.Tensor,

@@ -112,7 +112,7 @@ def _o(name: str, kind: str, default: Any, help: str, **kw: Any) -> Option:
 
 
 #: Every option, image options first. The defaults are the ``gatys`` preset (tuned with
-#: ``styleflow bench``, docs/performance.md): cold starts (first frame, frames after a cut, still
+#: ``bench/bench_speed.py``, docs/performance.md): cold starts (first frame, frames after a cut, still
 #: images) begin from the content recoloured to the style's palette and stop when the best loss
 #: fell by < 0.5 % over 10 iterations (~200 iterations at 192 px); warm starts (later video frames,
 #: from the warped previous frame) when it fell by < 2 % over 8 (~50 iterations). Full size only:
