@@ -4,8 +4,6 @@ files and their errors, inference from the library and the command line. Tiny si
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
