@@ -22,7 +22,7 @@ from workflow_helpers import job_counts as _job_counts
 pytestmark = pytest.mark.slow
 
 RUN = "results/runs/demo/swirls/h40/tiny/{variant}"
-LOG = "logs/sequence/demo/swirls/h40/tiny/{variant}.log"
+LOG = "logs/sequence/demo/swirls/h40/tiny/{variant}/000001-000004.log"
 PATCH = """
 from styleflow.options.presets import PRESETS
 from styleflow.video.variants import VARIANTS
@@ -91,18 +91,42 @@ def test_an_edited_builtin_variant_schedules_only_that_variant(built: Path) -> N
 
 
 def test_an_interrupted_run_restarts_when_the_preset_changed(built: Path, tmp_path: Path) -> None:
+    """A shot job killed mid-shot leaves its finished frames in the scratch folder (signed with the
+    settings that made them); after a preset edit the next job starts the shot afresh."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
     built = Path(shutil.copytree(built, tmp_path / "copy", ignore=shutil.ignore_patterns("site")))  # others keep theirs
     run = built / RUN.format(variant="noInit")
-    frames = run / "frames"
-    for name in ("run.json", "frames.csv"):  # as if the job had been killed after frame 3
-        (run / name).unlink()
-    (frames / "frame_000004.png").unlink()
-    (frames / ".records" / "frame_000004.json").unlink()
-    first = (frames / "frame_000001.png").stat().st_mtime_ns
+    shot = "000001-000004"
+    scratch = built / "scratch/runs/demo/swirls/h40/tiny/noInit" / shot
+    bin_dir = Path(sys.executable).parent
+    cmd = [str(bin_dir / "snakemake"), "--snakefile", str(CONFIG.parent / "Snakefile"), "--directory", str(built),
+           "--cores", "1", *targets("noInit"), "--forcerun", "sequence", "--configfile", str(CONFIG / "tiny.yaml")]
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.Popen(cmd, cwd=built, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (scratch / "frame_000002.png").exists():
+            assert proc.poll() is None, "the shot finished before it could be interrupted"
+            assert time.monotonic() < deadline, "no stylised frame appeared"
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # as a power cut would
+        proc.wait()
+    old = {p.name: p.stat().st_mtime_ns for p in scratch.glob("frame_*.png")}
+    assert old and (scratch / ".signature.json").is_file()
+    snakemake("--unlock", "--configfile", str(CONFIG / "tiny.yaml"), workdir=built)
     out = run_snakemake(built, "--cores", "2", *targets("noInit"), edit='PRESETS["gatys"]["tol"] = 0.01')
     assert job_counts(out) == {"sequence": 1}
-    assert "starting afresh" in (built / LOG.format(variant="noInit")).read_text()
-    assert (frames / "frame_000001.png").stat().st_mtime_ns != first  # not resumed from the old frames
+    log = (built / "logs/sequence/demo/swirls/h40/tiny/noInit" / f"{shot}.log").read_text()
+    assert "starting afresh" in log and "resuming" not in log
+    frames = run / "frames"
+    assert all((frames / n).stat().st_mtime_ns != m for n, m in old.items())  # not resumed from the old frames
     record = json.loads((run / "run.json").read_text())
     assert record["settings"]["tol"] == record["resolved"]["preset_values"]["tol"] == 0.01
 

@@ -7,9 +7,13 @@ for a GPU unless the config says device: cpu; every rule declares a runtime and 
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 
-from workflow_helpers import CONFIG, REPO, job_resources, overlay, snakemake
+import pytest
+
+from workflow_helpers import REPO, job_resources, snakemake
 
 TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
 GPU_RULES = {"sequence", "stylize_image", "layer_figure"}
@@ -23,12 +27,22 @@ def by_rule(output: str) -> dict[str, list[dict[str, str]]]:
     return jobs
 
 
-def dry(tmp_path: Path, *args: str) -> dict[str, list[dict[str, str]]]:
-    return by_rule(snakemake("-n", "--configfile", str(TEST_CONFIG), *args, workdir=tmp_path).stdout)
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    """A folder where the .test grid's clip is prepared up to the consistency checkpoint, so a dry
+    run knows the shots and lists the per-shot `sequence` jobs (seconds at 40 px)."""
+    workdir = tmp_path_factory.mktemp("resources")
+    snakemake("--cores", "2", "results/prep/demo/h40/masks-dis", "--configfile", str(TEST_CONFIG),
+              workdir=workdir, timeout=300)
+    return workdir
 
 
-def test_every_rule_declares_runtime_and_memory_and_gpu_rules_a_gpu(tmp_path: Path) -> None:
-    jobs = dry(tmp_path, "--config", "device=auto")
+def dry(workdir: Path, *args: str) -> dict[str, list[dict[str, str]]]:
+    return by_rule(snakemake("-n", "--configfile", str(TEST_CONFIG), *args, workdir=workdir).stdout)
+
+
+def test_every_rule_declares_runtime_and_memory_and_gpu_rules_a_gpu(prepared: Path) -> None:
+    jobs = dry(prepared, "--config", "device=auto")
     assert GPU_RULES <= set(jobs), sorted(jobs)
     for rule, each in jobs.items():
         if rule == "all":
@@ -38,33 +52,36 @@ def test_every_rule_declares_runtime_and_memory_and_gpu_rules_a_gpu(tmp_path: Pa
             assert (int(res.get("gpu", 0)) == 1) == (rule in GPU_RULES), (rule, res)
 
 
-def test_device_cpu_asks_for_no_gpu(tmp_path: Path) -> None:
-    jobs = dry(tmp_path)  # the .test config says device: cpu
+def test_device_cpu_asks_for_no_gpu(prepared: Path) -> None:
+    jobs = dry(prepared)  # the .test config says device: cpu
+    assert "sequence" in jobs
     assert all(int(r.get("gpu", 0)) == 0 for each in jobs.values() for r in each), jobs
 
 
-def test_runtime_and_memory_grow_with_attempt(tmp_path: Path) -> None:
-    first = dry(tmp_path, "--config", "device=auto")
+def test_runtime_and_memory_grow_with_attempt(prepared: Path) -> None:
+    first = dry(prepared, "--config", "device=auto")
     # --attempt: what Snakemake passes to a job it resubmits (marked "internal use" in --help)
-    third = dry(tmp_path, "--config", "device=auto", "--attempt", "3")
-    for rule in ("sequence", "flow", "stylize_image", "ablation"):
+    third = dry(prepared, "--config", "device=auto", "--attempt", "3")
+    for rule in ("sequence", "assemble", "stylize_image", "ablation"):  # prep is done in `prepared`
         a, c = first[rule][0], third[rule][0]
         assert int(c["runtime"]) == 3 * int(a["runtime"]) and int(c["mem_mb"]) == 3 * int(a["mem_mb"]), (rule, a, c)
 
 
-def test_sequence_runtime_grows_with_frames_height_and_iterations(tmp_path: Path) -> None:
-    def sequence(**grid) -> dict[str, str]:
-        data = {"videos": {"demo": {"path": "results/demo/chelsea_pan.mp4", "max_frames": grid.get("frames", 300)}},
-                "resolutions": [grid.get("res", 350)], "budgets": {"tiny": {"first": 600, "later": grid.get("later", 300)}},
-                "device": "auto"}
-        out = snakemake("-n", "--configfile", str(CONFIG / "tiny.yaml"), overlay(tmp_path, "grid", data),
-                        workdir=tmp_path).stdout
-        return by_rule(out)["sequence"][0]
+def _resource_helpers(device: str = "auto") -> dict:
+    """The helpers of workflow/rules/resources.smk (plain Python), with a stand-in config."""
+    ns = {"config": {"device": device}, "os": os, "math": math, "variant_spec": lambda name: {"base": name}}
+    exec(compile((REPO / "workflow/rules/resources.smk").read_text(), "resources.smk", "exec"), ns)
+    return ns
 
-    base = sequence()
+
+def test_sequence_runtime_grows_with_frames_height_and_iterations() -> None:
+    """A shot job's wall time (stylize_minutes of its frame count), the way its rule asks for it."""
+    minutes = _resource_helpers()["stylize_minutes"]
+    base = minutes(350, 300, 600, 300, "noInit", 1)
     # the report's settings on a GPU: ~4 h (the previous profile's figure for ~300 frames)
-    assert 200 <= int(base["runtime"]) <= 300, base
-    assert int(sequence(frames=600)["runtime"]) > 1.8 * int(base["runtime"])
-    assert int(sequence(later=150)["runtime"]) < 0.6 * int(base["runtime"])
-    small = sequence(res=175)
-    assert int(small["runtime"]) < 0.35 * int(base["runtime"]) and int(small["mem_mb"]) < int(base["mem_mb"])
+    assert 200 <= base <= 300, base
+    assert minutes(350, 600, 600, 300, "noInit", 1) > 1.8 * base
+    assert minutes(350, 300, 600, 150, "noInit", 1) < 0.6 * base
+    assert minutes(175, 300, 600, 300, "noInit", 1) < 0.35 * base
+    assert minutes(350, 300, 600, 300, "multiPass", 1) > 1.5 * base  # later passes count
+    assert minutes(350, 300, 600, 300, "noInit", 2) == 2 * base

@@ -78,6 +78,12 @@ def frames_of(folder: Path, n: int) -> list[np.ndarray]:
 
 def test_variants_are_data_and_resolve():
     for name in VARIANTS:
+        if "model" in (VARIANTS[name].get("init"), VARIANTS[name].get("first_init")):
+            with pytest.raises(StyleflowError, match="needs `model: PATH`"):  # the feed-forward ones
+                resolve_variant(name)
+            _, video, image = resolve_variant({"base": name, "model": "net.pt"})
+            assert video.model == "net.pt" and image == {}
+            continue
         resolved, video, image = resolve_variant(name)
         assert resolved == name and image == {}
     name, video, image = resolve_variant({"base": "flowInit_temporalLoss", "temporal_weight": 5.0, "style_weight": 3.0})
