@@ -204,3 +204,36 @@ def stylize_file_with_model(
     }
     write_json(f"{out_path}.json", record)
     return record
+
+
+def network_shot(clip: Any, styles: Sequence[str | os.PathLike[str]], out: Path, shot: Any, cuts: list[int], n: int,
+                 name: str, video: Any, preset: str, settings: Any, seed: int, device: str,
+                 progress: bool, t_start: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A shot of a network-only variant (``feedforward``): every frame one forward pass of the
+    variant's model (:mod:`styleflow.ff`), no backbone, no optimisation; records as any shot's."""
+    from styleflow.video.sequence import frame_rows
+    from styleflow.video.store import FrameStore
+
+    dev = resolve_device(device)
+    model = load_model(video.model, dev)
+    check_styles(model, styles)
+    desc = name if shot.first == 1 and shot.last == n else f"{name} {shot.name}"
+    stylize_into(model, {k: clip.frame(k) for k in shot.frames}, out, dev, progress=progress, desc=desc,
+                 shot_start=shot.first)
+    rows = frame_rows([FrameStore(out)], shot.frames)
+    rec = model.record
+    record = {
+        "variant": name, "video_settings": video.as_dict(), "preset": preset, "settings": settings.as_dict(),
+        "styles": [str(p) for p in styles], "style_weights": rec.get("style_weights"),
+        "first_iterations": 0, "iterations": 0, "pass_iterations": None, "frames": len(shot),
+        "shot": [shot.first, shot.last], "frames_dir": str(clip.frames), "flow_dir": str(clip.flow),
+        "masks_dir": str(clip.masks), "scene_cuts": cuts, "device": str(dev),
+        "precision": "bfloat16" if inference_dtype(dev) else "float32",
+        **(rec.get("backbone") or {}), "seed": seed,
+        "model": str(model.path), "training_seconds": rec.get("seconds"),
+        "total_iterations": 0,
+        "seconds_stylising": round(float(sum(r["seconds"] for r in rows)), 3),
+        "seconds_this_call": round(time.perf_counter() - t_start, 3),
+        "environment": environment(),
+    }
+    return record, rows

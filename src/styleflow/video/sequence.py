@@ -245,8 +245,10 @@ def stylize_shot(
         raise StyleflowError(f"shot {shot.name}: not a shot of {clip.masks} (cuts {data.cuts}, {data.n} frames); "
                              "plan the shots from the clip's cuts.json")
     if video.init == video.first_init == "model" and first_budget == later_budget == 0 and video.passes == 1:
-        return _network_shot(clip, styles, out, shot, data, name, video, preset, settings, seed, device, progress,
-                             t_start)
+        from styleflow.ff.infer import network_shot
+
+        return network_shot(clip, styles, out, shot, data.cuts, data.n, name, video, preset, settings, seed,
+                            device, progress, t_start)
     needs_flow = video.init == "prev_warped" or video.temporal_weight > 0 or video.passes > 1
     if needs_flow:
         data.check_flows(video.long_term if video.temporal_weight > 0 else [1], both_directions=video.passes > 1,
@@ -286,7 +288,7 @@ def stylize_shot(
     finally:
         bar.close()
 
-    rows = _frame_rows(stores, shot.frames)
+    rows = frame_rows(stores, shot.frames)
     ran = sorted({str(stores[-1].record(k).get("precision", stylizer.precision)) for k in shot.frames})
     record = {
         "variant": name,
@@ -310,40 +312,6 @@ def stylize_shot(
         "seed": seed,
         "training_seconds": ff_model.record.get("seconds") if ff_model is not None else None,
         "total_iterations": int(sum(r["iterations"] for r in rows)),
-        "seconds_stylising": round(float(sum(r["seconds"] for r in rows)), 3),
-        "seconds_this_call": round(time.perf_counter() - t_start, 3),
-        "environment": environment(),
-    }
-    return record, rows
-
-
-def _network_shot(clip: ClipPaths, styles: Sequence[str | os.PathLike[str]], out: Path, shot: Shot, data: _Clip,
-                  name: str, video: VideoSettings, preset: str, settings: Any, seed: int, device: str,
-                  progress: bool, t_start: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A shot of a network-only variant (``feedforward``): every frame one forward pass of the
-    variant's model (:mod:`styleflow.ff`), no backbone, no optimisation; records as any shot's."""
-    from styleflow.ff.infer import check_styles, inference_dtype, stylize_into
-    from styleflow.ff.model import load_model
-    from styleflow.optim.precision import resolve_device
-
-    dev = resolve_device(device)
-    model = load_model(video.model, dev)  # type: ignore[arg-type]
-    check_styles(model, styles)
-    desc = name if shot.first == 1 and shot.last == data.n else f"{name} {shot.name}"
-    stylize_into(model, {k: clip.frame(k) for k in shot.frames}, out, dev, progress=progress, desc=desc,
-                 shot_start=shot.first)
-    rows = _frame_rows([FrameStore(out)], shot.frames)
-    rec = model.record
-    record = {
-        "variant": name, "video_settings": video.as_dict(), "preset": preset, "settings": settings.as_dict(),
-        "styles": [str(p) for p in styles], "style_weights": rec.get("style_weights"),
-        "first_iterations": 0, "iterations": 0, "pass_iterations": None, "frames": len(shot),
-        "shot": [shot.first, shot.last], "frames_dir": str(clip.frames), "flow_dir": str(clip.flow),
-        "masks_dir": str(clip.masks), "scene_cuts": data.cuts, "device": str(dev),
-        "precision": "bfloat16" if inference_dtype(dev) else "float32",
-        **(rec.get("backbone") or {}), "seed": seed,
-        "model": str(model.path), "training_seconds": rec.get("seconds"),
-        "total_iterations": 0,
         "seconds_stylising": round(float(sum(r["seconds"] for r in rows)), 3),
         "seconds_this_call": round(time.perf_counter() - t_start, 3),
         "environment": environment(),
@@ -461,7 +429,7 @@ def _stylize_frame(
     return result.image, record
 
 
-def _frame_rows(stores: list[FrameStore], frames: range) -> list[dict[str, Any]]:
+def frame_rows(stores: list[FrameStore], frames: range) -> list[dict[str, Any]]:
     """One row per frame: the final pass's losses; iterations and seconds summed over passes."""
     rows = []
     for k in frames:
