@@ -153,7 +153,7 @@ CASES = [
             # every rule that declares a GPU; every other job must land on the CPU partition
             gpu_rules=frozenset({"sequence", "stylize_image", "layer_figure"}),
             cpu_rules=frozenset({"frames", "flow", "consistency", "encode", "contact_sheet", "metrics"}),
-            concurrent_gpu_rules=frozenset({"stylize_image", "layer_figure"}),
+            concurrent_gpu_rules=frozenset({"stylize_image", "layer_figure", "sequence"}),  # the two shot jobs are ready together
             shots_of="results/prep/cuts/h40/masks-dis",
             timeout=1500,  # 13 min measured on a busy 2-core machine (SLURM run), 5 min local
         ),
