@@ -16,7 +16,7 @@ from styleflow.ff.data import TrainingData
 from styleflow.ff.model import load_model, save_model
 from styleflow.ff.net import NetConfig, TransformNet
 from styleflow.ff.train import TrainSettings, train
-from styleflow.io.images import write_image
+from styleflow.io.images import read_image, write_image
 from styleflow.motion.warp import warp, warp_tensor
 
 TINY = dict(size=32, steps=4, batch=2, width=8, blocks=1, checkpoint_every=2)
@@ -86,6 +86,28 @@ def test_batches_depend_only_on_seed_and_step(material, tmp_path):
     a, b, c = data.batch(5, 3, 0), data.batch(5, 3, 0), data.batch(6, 3, 0)
     assert torch.equal(a.cur, b.cur) and torch.equal(a.flow, b.flow)
     assert not torch.equal(a.cur, c.cur)
+
+
+def test_crop_samples_smaller_windows_at_the_training_scale(material, tmp_path):
+    """--crop: samples are crop x crop windows of frames prepared at --size (same scale, less area)."""
+    full = TrainingData([material / "clip.mp4"], [material / "style.png"], size=32, work=tmp_path, progress=False)
+    small = TrainingData([material / "clip.mp4"], [material / "style.png"], size=32, work=tmp_path, progress=False,
+                         crop=16)
+    b = small.batch(step=0, batch=4, seed=0)
+    assert tuple(b.cur.shape) == (4, 3, 16, 16) and tuple(b.flow.shape) == (4, 16, 16, 2)
+    assert tuple(full.batch(0, 4, 0).cur.shape) == (4, 3, 32, 32)
+    # the samples are windows of the same 32-px frames, not downscaled frames
+    video_only = TrainingData([material / "clip.mp4"], [], size=32, work=tmp_path, progress=False, crop=16)
+    frames = [torch.from_numpy(read_image(p.clip.frame(p.k))).permute(2, 0, 1) for p in video_only.pairs]
+    for step in range(3):
+        cur = video_only.batch(step=step, batch=1, seed=3).cur[0]
+        assert any(((f.unfold(1, 16, 1).unfold(2, 16, 1) - c[:, None, None]).abs().amax(dim=(0, 3, 4)) < 1e-6).any()
+                   for f in frames for c in (cur, cur.flip(-1))), step
+    with pytest.raises(StyleflowError, match="--crop 64"):
+        TrainSettings(size=32, crop=64)
+    m = tmp_path / "crop.pt"
+    train([material / "style.png"], [material / "photos"], m, TrainSettings(**{**TINY, "crop": 16}), progress=False)
+    assert load_model(m).record["settings"]["crop"] == 16
 
 
 def test_training_lowers_the_loss_and_writes_record(material, tmp_path):

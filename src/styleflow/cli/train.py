@@ -21,7 +21,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="training videos, photos, or folders of them")
     p.add_argument("-o", "--output", required=True, metavar="MODEL.pt", help="model file to write")
     d = _DEFAULTS
-    p.add_argument("--size", type=int, default=d.size, help=f"training crop side in pixels (default {d.size})")
+    p.add_argument("--size", type=int, default=d.size,
+                   help=f"training height in pixels: videos are extracted at it, photos scaled to it (default {d.size})")
+    p.add_argument("--crop", type=int, help="side of the random training crops (default: --size; smaller is "
+                                             "cheaper per step, at the same style scale)")
     p.add_argument("--steps", type=int, default=d.steps, help=f"optimiser steps (default {d.steps})")
     p.add_argument("--batch", type=int, default=d.batch, help=f"crops per step (default {d.batch})")
     p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
@@ -53,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     check_model_output(args.output)
     settings = TrainSettings(
-        size=args.size, steps=args.steps, batch=args.batch, lr=args.lr, temporal_weight=args.temporal_weight,
+        size=args.size, crop=args.crop, steps=args.steps, batch=args.batch, lr=args.lr, temporal_weight=args.temporal_weight,
         content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
         noise=args.noise, stability_weight=args.stability_weight, width=args.width, blocks=args.blocks,
         preset=args.preset, backbone=args.backbone, weights=args.weights, style_scale=args.style_scale, checkpoint_every=args.checkpoint_every,

@@ -11,11 +11,13 @@ Sources are video files and still photos (single files or folders of them):
   the earlier "frame" is the photo seen through a random shift and zoom, the flow is exact and
   the mask is 1 wherever the earlier frame saw the point.
 
-Every sample is a random ``size`` x ``size`` crop, flipped left-right half of the time (the flow's
+Videos are extracted at height ``size`` and photos scaled to that short side; every sample is a
+random ``crop`` x ``crop`` crop of them (``crop`` defaults to ``size``; a smaller crop is cheaper
+per step and sees the style at the same scale), flipped left-right half of the time (the flow's
 u negated). Batches are drawn from a generator seeded by ``(seed, step)``, so a resumed training
 sees exactly the batches an uninterrupted one does.
 
-Shapes: ``prev``/``cur`` ``(B, 3, S, S)`` float32 RGB in [0, 1]; ``flow`` ``(B, S, S, 2)`` pixels on
+Shapes (S = ``crop``): ``prev``/``cur`` ``(B, 3, S, S)`` float32 RGB in [0, 1]; ``flow`` ``(B, S, S, 2)`` pixels on
 ``cur``'s grid (u, v) pointing into ``prev``; ``mask`` ``(B, 1, S, S)`` in [0, 1].
 """
 
@@ -106,12 +108,17 @@ class _Pair:
 class TrainingData:
     """Samples from ``videos`` (prepared in ``work``) and ``stills`` at training size ``size``.
 
-    ``max_frames`` caps the frames taken from each video (from its start).
+    ``max_frames`` caps the frames taken from each video (from its start); ``crop`` is the side of
+    the samples (default ``size``, at most ``size``).
     """
 
     def __init__(self, videos: Sequence[Path], stills: Sequence[Path], size: int, work: Path,
-                 max_frames: int | None = None, progress: bool = True, clips: Sequence[ClipPaths] = ()):
+                 max_frames: int | None = None, progress: bool = True, clips: Sequence[ClipPaths] = (),
+                 crop: int | None = None):
         self.size = size
+        self.crop = size if crop is None else crop
+        if not 1 <= self.crop <= size:
+            raise StyleflowError(f"crop {self.crop}: expected 1..{size} (the training size)")
         self.pairs: list[_Pair] = []
         self.stills: list[np.ndarray] = []
         for v in videos:
@@ -177,7 +184,7 @@ class TrainingData:
 
     def _sample(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         i = int(rng.integers(len(self)))
-        s = self.size
+        s = self.crop
         if i < len(self.pairs):
             pair = self.pairs[i]
             prev, cur = read_image(pair.clip.frame(pair.k - 1)), read_image(pair.clip.frame(pair.k))

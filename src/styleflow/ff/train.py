@@ -56,7 +56,8 @@ PARTS = ("total", "content", "style", "tv", "temporal", "stability")
 class TrainSettings:
     """Everything that decides the trained model (sizes in pixels; images in [0, 1])."""
 
-    size: int = 256  # training crops are size x size
+    size: int = 256  # frames are extracted at this height, photos scaled to this short side
+    crop: int | None = None  # training crops are crop x crop from those (None: size); style scale is size's
     steps: int = 2000
     batch: int = 4
     lr: float = 1e-3
@@ -85,6 +86,11 @@ class TrainSettings:
         whole("steps", 1)
         whole("batch", 1)
         whole("size", 16)
+        if self.crop is not None:
+            whole("crop", 16)
+            if self.crop > self.size:
+                raise StyleflowError(f"--crop {self.crop}: expected at most --size {self.size} (crops come from "
+                                     f"frames {self.size} pixels high)")
         whole("checkpoint_every", 1)
         for name in ("lr", "temporal_weight", "tv_weight", "noise", "stability_weight", "style_scale"):
             v = getattr(self, name)
@@ -189,7 +195,8 @@ def train(
     dev = stylizer.device
     created_work = not work.exists()
     try:
-        dataset = TrainingData(videos, stills, s.size, work / "data", s.max_frames, progress, clips=clips)
+        dataset = TrainingData(videos, stills, s.size, work / "data", s.max_frames, progress, clips=clips,
+                               crop=s.crop)
     except BaseException:
         if created_work:
             shutil.rmtree(work, ignore_errors=True)  # a refused --data leaves nothing behind
