@@ -1,6 +1,6 @@
 """Shots as parallel jobs (issue 16's target): wall time of a multi-shot run, shot jobs vs one job.
 
-    python bench/bench_shots.py [--height 96] [--frames-per-shot 5] [--first 40] [--later 20]
+    python bench/bench_shots.py [--height 128] [--frames-per-shot 10] [--first 80] [--later 40]
 
 Joins clips of ../shared/data/videos into one multi-shot video (>= 4 shots, a scene cut at each
 join), prepares it with the workflow (frames, flow, consistency: the cuts), then stylises one run
@@ -35,12 +35,13 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("STYLEFLOW_SHARED_DATA", REPO.parent / "shared" / "data"))
-#: (clip, first source frame) of each shot, in order; two shots of the bedroom clip far apart.
+#: (clip, first source frame) of each shot, in order: two spans of the bedroom clip and two of the
+#: paragliding clip, far apart (the Sintel snowstorm span split into two shots of unequal length).
 SOURCES = (
     ("sam2_bedroom.mp4", 0),
-    ("cotracker_paragliding-launch.mp4", 10),
-    ("sintel_film_moviepy_example3.mp4", 5),
+    ("cotracker_paragliding-launch.mp4", 5),
     ("sam2_bedroom.mp4", 120),
+    ("cotracker_paragliding-launch.mp4", 50),
 )
 RUN = "results/runs/joined/style/h{h}/bench/flowInit_temporalLoss"
 
@@ -88,10 +89,10 @@ def print_predictions(durations: list[float], tail: float, t_one: float, title: 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--height", type=int, default=96)
-    ap.add_argument("--frames-per-shot", type=int, default=5)
-    ap.add_argument("--first", type=int, default=40, help="iterations of a shot's first frame")
-    ap.add_argument("--later", type=int, default=20, help="iterations of later frames")
+    ap.add_argument("--height", type=int, default=128)
+    ap.add_argument("--frames-per-shot", type=int, default=10)
+    ap.add_argument("--first", type=int, default=80, help="iterations of a shot's first frame")
+    ap.add_argument("--later", type=int, default=40, help="iterations of later frames")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/styleflow-bench-shots"))
     args = ap.parse_args()
     if not (SHARED / "videos").is_dir():

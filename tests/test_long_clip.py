@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from styleflow.errors import StyleflowError
-from styleflow.eval.drift import delta_e, region_colours, static_mask, tenths
+from styleflow.eval.drift import delta_e, region_colours, rgb_to_lab, static_mask, tenths
 from styleflow.optim.stylizer import Stylizer
 from styleflow.options.settings import StyleSettings
 from styleflow.video.sequence import stylize_clip
@@ -58,4 +58,14 @@ def test_static_mask_colours_and_drift():
     np.testing.assert_allclose(last, [0.4] * 3, atol=1e-6)
     assert delta_e(first, first) == 0.0
     assert 15 < delta_e(first, last) < 30  # grey 0.2 -> 0.4: L* 22 -> 43
+
     assert np.isnan(region_colours(frames, np.zeros((4, 5), bool))).all()
+
+
+def test_lab_is_exact_for_small_differences():
+    """CIELAB of reference colours, and a drift of 0.4/255 in red is seen (a LUT rounds it away)."""
+    np.testing.assert_allclose(rgb_to_lab(np.array([1.0, 0.0, 0.0])), [53.2408, 80.0925, 67.2032], atol=2e-3)
+    np.testing.assert_allclose(rgb_to_lab(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])), [[100, 0, 0], [0, 0, 0]],
+                               atol=1e-3)
+    a, b = np.array([87.2, 115.6, 128.2]) / 255, np.array([87.61, 115.59, 128.3]) / 255
+    assert 0.1 < delta_e(a, b) < 0.25
