@@ -193,7 +193,9 @@ def model_settings(wildcards):
     settings = {k: m[k] for k in keys}
     # the prepared frames are the resolution's; `size` is the crop side (style scale: the resolution's)
     settings["size"] = int(wildcards.res)
-    settings["crop"] = m["size"] if m["size"] and m["size"] != int(wildcards.res) else None
+    settings["crop"] = (
+        m["size"] if m["size"] and m["size"] != int(wildcards.res) else None
+    )
     settings["preset"] = config["options"].get("preset", "gatys")
     return settings
 

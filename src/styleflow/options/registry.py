@@ -164,8 +164,9 @@ OPTIONS: tuple[Option, ...] = (
        "stylised frame), prev_warped (warped by the flow), model (the feed-forward network's output)", scope="video",
        choices=("content", "random", "prev", "prev_warped", "model"),
        cli=None),
-    _o("disocclusion_fill", "str", "content", "prev_warped: what fills the pixels the consistency mask distrusts "
-       "(disocclusions, motion boundaries): the content frame, or the warped previous frame itself",
+    _o("disocclusion_fill", "str", "warped", "prev_warped: what fills the pixels the consistency mask distrusts "
+       "(disocclusions, motion boundaries): the warped previous frame itself (default), or the content frame "
+       "(whose unstylised colours, injected every frame, make static regions drift: docs/long-clips.md)",
        scope="video", choices=("content", "warped"), cli=None),
     _o("first_init", "str", "content", "initialisation of the first frame and of frames after a scene cut",
        scope="video", choices=("content", "random", "model"), cli=None),

@@ -11,10 +11,12 @@ Initialisation of frames after the first (Ruder et al. 2016, the source report's
 * ``content``     — the frame's own content frame (the report's ``noInit``);
 * ``random``      — seeded noise;
 * ``prev``        — the previous stylised frame, unwarped;
-* ``prev_warped`` — the previous stylised frame warped by the flow; pixels the consistency mask
-  distrusts (disocclusions, motion boundaries, outside the frame) are blended towards the content
-  frame: ``init = c·warped + (1 − c)·content`` with ``c`` the mask in [0, 1] (``disocclusion_fill:
-  warped`` keeps the warped frame there too).
+* ``prev_warped`` — the previous stylised frame warped by the flow, everywhere (as Ruder et al.'s
+  code does); with ``disocclusion_fill: content`` the pixels the consistency mask distrusts
+  (disocclusions, motion boundaries, outside the frame) are blended towards the content frame
+  instead: ``init = c·warped + (1 − c)·content`` with ``c`` the mask in [0, 1]. That was the default
+  until 0.2: the unstylised colours it brings in every frame pull the whole frame's style
+  statistics, and static regions drift (docs/long-clips.md).
 
 ``temporal_weight`` (γ) > 0 adds Ruder's temporal loss against the warped earlier frames listed
 in ``long_term`` (frame offsets, closest first; ``[1]`` is the short-term loss); masks of farther
