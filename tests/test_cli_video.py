@@ -76,7 +76,7 @@ CASES = {
                                   "--method", "magic"], "unknown"),
     "flow_param": (lambda t, v: ["flow", _img(t / "a.png"), _img(t / "b.png"), "-o", t / "out.flo",
                                  "--param", "finest_scale"], "KEY=VALUE"),
-    "flow_suffix": (lambda t, v: ["flow", _img(t / "a.png"), _img(t / "b.png"), "-o", t / "out.png"], ".flo"),
+    "flow_suffix": (lambda t, v: ["flow", _img(t / "a.png"), _img(t / "b.png"), "-o", t / "out.txt"], ".flo"),
     "raft_weights": (lambda t, v: ["flow", _img(t / "a.png"), _img(t / "b.png"), "-o", t / "out.flo",
                                    "--method", "raft", "--param", f"weights={t / 'raft.pth'}"], "never downloads"),
     "consistency_corrupt": (lambda t, v: ["consistency", "--backward", _corrupt_flo(t), "--forward",

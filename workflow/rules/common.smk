@@ -4,7 +4,8 @@ Folder layout (all under results/; logs/ and benchmarks/ mirror it by rule):
 
     results/demo/chelsea_pan.mp4, chelsea_pan_flow/, swirls.png     built-in demo material
     results/prep/{video}/h{res}/frames/                             content frames + meta.json
-    results/prep/{video}/h{res}/flow-{method}/                      forward/backward .flo
+    results/prep/{video}/h{res}/flow-{method}/                      forward/backward .flo or .png (temp
+                                                                    when flow.keep is false)
     results/prep/{video}/h{res}/masks-{method}/                     reliability maps + cuts.json
     results/prep/{video}/h{res}/cuts-{method}/cuts.json             the cuts again: plans the shots
     results/prep/{video}/h{res}/flow-{method}.mp4, warped-{method}.mp4
@@ -115,6 +116,12 @@ def variant(wildcards):
     if spec.get("model"):
         spec["model"] = model_file(spec["model"], wildcards.res)
     return spec
+
+
+def flow_output(path):
+    """The flow folder as the flow rule's output: temp() when config flow.keep is false, so
+    Snakemake deletes it once every job of the run that reads it has finished."""
+    return directory(path) if config["flow"]["keep"] else temp(directory(path))
 
 
 # ---------------------------------------------------------------- feed-forward models

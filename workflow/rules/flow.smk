@@ -2,7 +2,7 @@ rule flow:
     input:
         frames=f"{PREP}/frames",
     output:
-        flow=directory(f"{PREP}/flow-{FLOW}"),
+        flow=flow_output(f"{PREP}/flow-{FLOW}"),
     log:
         f"logs/flow/{{video}}/h{{res}}-{FLOW}.log",
     benchmark:
@@ -17,5 +17,6 @@ rule flow:
         method=FLOW,
         settings=config["flow"]["params"],
         offsets=config["flow"]["offsets"],
+        format=config["flow"]["format"],
     script:
         "../scripts/flow.py"

@@ -16,4 +16,5 @@ compute_flows(
     params=snakemake.params.settings,
     offsets=tuple(snakemake.params.offsets),
     progress=True,
+    flow_format=snakemake.params.format,
 )

@@ -1,4 +1,5 @@
-"""``styleflow flow``: optical flow from one frame to another, as a Middlebury .flo file."""
+"""``styleflow flow``: optical flow from one frame to another, as a Middlebury .flo file (or the
+compact KITTI 16-bit PNG, by the output's suffix)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from styleflow.errors import StyleflowError
-from styleflow.io.flo import write_flo
+from styleflow.io.flo import flow_format, write_flow
 from styleflow.io.images import read_image
 from styleflow.motion.estimate import FLOW_METHODS, compute_flow
 
@@ -37,13 +38,14 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "flow", help="optical flow from FRAME_A to FRAME_B (.flo)",
+        "flow", help="optical flow from FRAME_A to FRAME_B (.flo or .png)",
         description="Compute the flow from FRAME_A to FRAME_B on FRAME_A's grid "
-                    "(A(x) ≈ B(x + f(x))) and write it as a Middlebury .flo file.",
+                    "(A(x) ≈ B(x + f(x))) and write it as a Middlebury .flo file (exact), or as a KITTI "
+                    "16-bit PNG (OUT.png: 1/64 px, up to 512 px, about 7x smaller).",
     )
     p.add_argument("frame_a", metavar="FRAME_A")
     p.add_argument("frame_b", metavar="FRAME_B")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.flo")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.flo|OUT.png")
     p.add_argument("--method", default="dis", metavar="{" + "|".join(FLOW_METHODS) + "}",
                    help="flow method (default dis)")
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
@@ -54,8 +56,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
-    if out.suffix.lower() != ".flo":
-        raise StyleflowError(f"{out}: the output must be a .flo file")
+    flow_format(out)  # a .flo or .png name, else a one-line error
     if args.method not in FLOW_METHODS:
         raise StyleflowError(f"--method {args.method!r}: unknown; choose one of {', '.join(FLOW_METHODS)}")
     params = parse_params(args.param)
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             "the frames must have the same size"
         )
     flow = compute_flow(a, b, args.method, **params)
-    write_flo(out, flow)
+    write_flow(out, flow)
     if args.viz:
         from styleflow.io.images import write_image
         from styleflow.viz.flowviz import flow_to_color

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from styleflow.cli.image import add_style_options, settings_overrides
+from styleflow.io.flo import FLOW_SUFFIXES
 from styleflow.io.images import check_size
 from styleflow.motion.estimate import FLOW_METHODS
 from styleflow.video.job import stylize_video
@@ -31,6 +32,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--first-iterations", type=int, metavar="N", help="budget of the first frame")
     p.add_argument("--iterations", type=int, metavar="N", help="budget of later frames")
     p.add_argument("--flow", default="dis", choices=FLOW_METHODS, help="optical flow method (default dis)")
+    p.add_argument("--flow-format", default="flo", choices=list(FLOW_SUFFIXES),
+                   help="how flows are stored: flo (Middlebury float32, exact; default) or png (KITTI 16-bit "
+                        "PNG: 1/64 px, about 7x smaller; docs/long-clips.md)")
+    p.add_argument("--drop-flow", action="store_true",
+                   help="delete the flow files once the video is written (a rerun of a finished clip needs none)")
     p.add_argument("--work", metavar="DIR", help="work folder (default: OUT.work beside the output)")
     p.add_argument("--no-audio", action="store_true",
                    help="leave the source's sound out (default: kept over the stylised span, in sync)")
@@ -49,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         style_weights=args.style_weights, start=args.start, step=args.step, max_frames=args.max_frames,
         first_iterations=args.first_iterations, iterations=args.iterations, flow_method=args.flow,
         options=options, device=args.device, seed=seed, work_dir=args.work, progress=not args.no_progress,
-        audio=not args.no_audio, model=args.model,
+        audio=not args.no_audio, model=args.model, flow_format=args.flow_format, keep_flow=not args.drop_flow,
     )
     print(f"wrote {args.output}: {record['frames']} frames, {record['total_iterations']} iterations, "
           f"{record['seconds_stylising']:.0f} s stylising ({record['backbone']}, {record['weights_source']}), "

@@ -117,10 +117,10 @@ def match_sizes(outputs: Sequence[np.ndarray], inputs: Sequence[np.ndarray]) -> 
 
 def read_clip_flows(flow_dir: str | os.PathLike[str], n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The pipeline's own flows of a prepared clip (offset 1), for frames 1..n."""
-    from styleflow.io.flo import read_flo
+    from styleflow.io.flo import read_flow
 
     clip = ClipPaths(Path(os.devnull), Path(flow_dir), Path(os.devnull))
-    return [(read_flo(clip.forward(k, k + 1)), read_flo(clip.backward(k + 1, k))) for k in range(1, n)]
+    return [(read_flow(clip.forward(k, k + 1)), read_flow(clip.backward(k + 1, k))) for k in range(1, n)]
 
 
 # ---------------------------------------------------------------- fixed-backbone losses

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from styleflow.errors import StyleflowError
-from styleflow.io.flo import read_flo
+from styleflow.io.flo import read_flow
 from styleflow.io.frames import extract_frames
 from styleflow.io.images import read_image, resize
 from styleflow.io.layout import ClipPaths, list_frames
@@ -188,7 +188,7 @@ class TrainingData:
         if i < len(self.pairs):
             pair = self.pairs[i]
             prev, cur = read_image(pair.clip.frame(pair.k - 1)), read_image(pair.clip.frame(pair.k))
-            flow = read_flo(pair.clip.backward(pair.k, pair.k - 1))
+            flow = read_flow(pair.clip.backward(pair.k, pair.k - 1))
             mask = read_mask(pair.clip.mask(pair.k, pair.k - 1)).astype(np.float32) / 255.0
             h, w = cur.shape[:2]
             oy, ox = int(rng.integers(h - s + 1)), int(rng.integers(w - s + 1))

@@ -6,6 +6,7 @@ A clip prepared at one resolution is three folders (they need not be siblings)::
     frames/meta.json                       fps, source size, frame count, start, step (see frames.py)
     flow/forward_000001_000002.flo         flow from frame i to frame j, on frame i's grid
     flow/backward_000002_000001.flo        flow from frame j to frame i, on frame j's grid
+                                           (or .png: the compact format, styleflow.io.flo)
     masks/reliable_000002_000001.pgm       consistency of j against i, on frame j's grid (0..255)
     masks/cuts.json                        scene cuts: frames that start a new shot
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from styleflow.errors import StyleflowError
+from styleflow.io.flo import FLOW_SUFFIXES, check_flow_format
 
 FRAME_PATTERN = re.compile(r"^frame_(\d{6})\.png$")
 
@@ -56,11 +58,31 @@ def list_frames(folder: str | Path) -> list[Path]:
 
 @dataclass(frozen=True)
 class ClipPaths:
-    """Where one prepared clip's frames, flows and masks live."""
+    """Where one prepared clip's frames, flows and masks live.
+
+    ``flow_format`` (``flo`` or ``png``, :data:`styleflow.io.flo.FLOW_SUFFIXES`) fixes the suffix
+    of :meth:`forward` and :meth:`backward`, as a writer needs. ``None`` (readers) finds each file
+    as it is: the ``.flo`` file if there is one, else the ``.png`` one, else the ``.flo`` name
+    (which the reader then reports missing).
+    """
 
     frames: Path
     flow: Path
     masks: Path
+    flow_format: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.flow_format is not None:
+            check_flow_format(self.flow_format)
+
+    def _flow_file(self, stem: str) -> Path:
+        if self.flow_format is not None:
+            return self.flow / (stem + FLOW_SUFFIXES[self.flow_format])
+        flo = self.flow / (stem + FLOW_SUFFIXES["flo"])
+        if flo.exists():
+            return flo
+        png = self.flow / (stem + FLOW_SUFFIXES["png"])
+        return png if png.exists() else flo
 
     def frame(self, k: int) -> Path:
         return self.frames / frame_name(k)
@@ -71,11 +93,11 @@ class ClipPaths:
 
     def forward(self, i: int, j: int) -> Path:
         """Flow from frame i to frame j (on i's grid)."""
-        return self.flow / f"forward_{i:06d}_{j:06d}.flo"
+        return self._flow_file(f"forward_{i:06d}_{j:06d}")
 
     def backward(self, j: int, i: int) -> Path:
         """Flow from frame j to frame i (on j's grid): warps frame i onto frame j."""
-        return self.flow / f"backward_{j:06d}_{i:06d}.flo"
+        return self._flow_file(f"backward_{j:06d}_{i:06d}")
 
     def mask(self, j: int, i: int) -> Path:
         """Consistency mask on frame j's grid for its temporal term against frame i."""

@@ -27,7 +27,7 @@ import numpy as np
 
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import atomic_path
-from styleflow.io.flo import read_flo
+from styleflow.io.flo import read_flow
 from styleflow.io.frames import FrameCache
 from styleflow.io.layout import ClipPaths, list_frames
 from styleflow.io.records import read_record, record_matches
@@ -248,7 +248,7 @@ def compute_masks(
         raise StyleflowError(f"{flow_dir}: no such flow folder; compute the flows first")
     n = len(list_frames(frames_dir)) if frames_dir is not None else frame_count_from_flows(flow_dir)
     if n < 2:
-        raise StyleflowError(f"{flow_dir}: no forward_*.flo files; compute the flows first")
+        raise StyleflowError(f"{flow_dir}: no forward_* flow files; compute the flows first")
     clip = ClipPaths(Path(frames_dir or flow_dir), flow_dir, masks_dir)
     masks_dir.mkdir(parents=True, exist_ok=True)
     bar = frame_bar(len(frame_pairs(n, offsets)), "masks", progress, unit="pair")
@@ -256,7 +256,7 @@ def compute_masks(
     frames = FrameCache(list_frames(frames_dir), keep=2) if frames_dir is not None else None
     fractions: dict[int, float] = {}
     for k in range(1, n):
-        fwd, bwd = read_flo(clip.forward(k, k + 1)), read_flo(clip.backward(k + 1, k))
+        fwd, bwd = read_flow(clip.forward(k, k + 1)), read_flow(clip.backward(k + 1, k))
         m = consistency_mask(bwd, fwd)
         if frames is not None:
             prev, cur = frames(k), frames(k + 1)
@@ -281,7 +281,7 @@ def compute_masks(
             _store(clip, j, k, None, cuts)
             _store(clip, k, j, None, cuts)
         else:
-            fwd, bwd = read_flo(clip.forward(k, j)), read_flo(clip.backward(j, k))
+            fwd, bwd = read_flow(clip.forward(k, j)), read_flow(clip.backward(j, k))
             _store(clip, j, k, consistency_mask(bwd, fwd), None)
             _store(clip, k, j, consistency_mask(fwd, bwd), None)
         bar.update(1)
@@ -308,6 +308,6 @@ def masks_are_current(clip: ClipPaths, offsets: Sequence[int] = (1,), cut_thresh
 
 def _store(clip: ClipPaths, j: int, i: int, mask: np.ndarray | None, cuts: list[int] | None) -> None:
     if mask is None:  # across a cut: nothing is reliable
-        shape = read_flo(clip.backward(max(i, j), min(i, j))).shape[:2]
+        shape = read_flow(clip.backward(max(i, j), min(i, j))).shape[:2]
         mask = np.zeros(shape, np.uint8)
     write_pgm(clip.mask(j, i), mask)

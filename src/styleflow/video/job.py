@@ -5,7 +5,7 @@ report's ``transferStyle.sh``). Every stage writes into a work folder and is reu
 call with the same settings::
 
     WORK/h{R}-start{S}-step{T}-n{N}/frames/      content frames + meta.json
-    WORK/h{R}-.../flow-{method}/                 forward/backward .flo (resumable)
+    WORK/h{R}-.../flow-{method}/                 forward/backward .flo or .png (resumable)
     WORK/h{R}-.../masks-{method}/                consistency masks + cuts.json
     WORK/h{R}-.../runs/{variant}-{hash}/         stylised frames, frames.csv, run.json (resumable)
 
@@ -14,6 +14,11 @@ workflow. The run hash covers everything that changes the stylised frames (style
 resolved settings of :func:`styleflow.options.resolved_settings`: preset and variant contents,
 options, seed, weights file, styleflow version), so a changed setting starts a new run folder
 instead of mixing results.
+
+With ``keep_flow=False`` (``--drop-flow``) the flow files are deleted once the clip is stylised
+and encoded (their record ``flow_settings.json`` stays): nothing after that reads them. A later
+call whose run is already complete then needs no flow at all; one that must stylise frames again
+recomputes the pairs it lacks, and the masks, made from the same record, stay current.
 
 A call that fails leaves nothing it created except resumable state: the folders it made that are
 still empty when it fails (the whole work folder when the video is refused, an unused run folder)
@@ -36,7 +41,7 @@ from styleflow.io.images import size_for_height
 from styleflow.io.layout import ClipPaths, list_frames
 from styleflow.io.records import record_matches
 from styleflow.motion.consistency import compute_masks, masks_are_current
-from styleflow.motion.flow import check_offsets, compute_flows
+from styleflow.motion.flow import check_offsets, compute_flows, flows_are_current, remove_flow_files
 from styleflow.options.resolved import resolved_settings
 from styleflow.video.sequence import stylize_clip
 from styleflow.video.variants import DEFAULT_VARIANT, resolve_variant
@@ -65,6 +70,8 @@ def prepare_clip(
     flow_method: str = "dis",
     offsets: Sequence[int] = (1,),
     progress: bool = True,
+    flow_format: str = "flo",
+    need_flow: bool = True,
 ) -> ClipPaths:
     """Frames, flows and masks of ``video`` under ``prep_dir`` (``frames/``, ``flow-{method}/``,
     ``masks-{method}/``): the one "prepare a clip" path outside the workflow.
@@ -72,10 +79,12 @@ def prepare_clip(
     Each stage is reused while its record says it was made from the current inputs with these
     settings (:mod:`styleflow.io.records`): ``meta.json`` for the frames, ``flow_settings.json``
     for the flow (which also resumes pair by pair), ``cuts.json`` for the masks; otherwise it is
-    rebuilt, and so is every stage after it.
+    rebuilt, and so is every stage after it. ``flow_format``: ``flo`` or ``png``
+    (:mod:`styleflow.io.flo`). ``need_flow=False``: the caller reads no flow file (a finished
+    run), so the flow files are not (re)computed while the flow record and the masks are current.
     """
     clip = ClipPaths(Path(prep_dir) / "frames", Path(prep_dir) / f"flow-{flow_method}",
-                     Path(prep_dir) / f"masks-{flow_method}")  # fmt: skip
+                     Path(prep_dir) / f"masks-{flow_method}", flow_format=flow_format)  # fmt: skip
     wanted = {"height": size_for_height((height, 1), height, even=True)[0],  # as extract_frames records it
               "start": start, "step": step, "max_frames": max_frames, "source": str(Path(video).resolve()),
               "decoder": DECODER}
@@ -87,7 +96,10 @@ def prepare_clip(
     if not frames_ok:
         extract_frames(video, clip.frames, height, start=start, step=step, max_frames=max_frames, progress=progress)
     offsets = check_offsets(offsets)
-    compute_flows(clip.frames, clip.flow, method=flow_method, offsets=offsets, progress=progress)
+    if need_flow or not (flows_are_current(clip.frames, clip.flow, flow_method, {}, flow_format)
+                         and masks_are_current(clip, offsets)):
+        compute_flows(clip.frames, clip.flow, method=flow_method, offsets=offsets, progress=progress,
+                      flow_format=flow_format)
     if not masks_are_current(clip, offsets):
         compute_masks(clip.flow, clip.masks, offsets=offsets, frames_dir=clip.frames, progress=progress)
     return clip
@@ -114,12 +126,17 @@ def stylize_video(
     progress: bool = True,
     audio: bool = True,
     model: str | os.PathLike[str] | None = None,
+    flow_format: str = "flo",
+    keep_flow: bool = True,
 ) -> dict[str, Any]:
     """Stylise ``video`` into ``out_mp4`` (H.264, every frame at its time in the source, with the
     source's sound over the stylised span unless ``audio`` is False); return the run record.
 
     With ``model`` (a ``styleflow train`` file) every frame is one forward pass of that network
-    (``styles`` must be the ones it was trained on) instead of the optimisation.
+    (``styles`` must be the ones it was trained on) instead of the optimisation. ``flow_format``:
+    how the flows are stored (``flo`` exact, ``png`` ~7x smaller; :mod:`styleflow.io.flo`);
+    ``keep_flow=False``: delete the flow files once the video is written (record key
+    ``flow_files_removed``).
     """
     out = Path(out_mp4)
     if out.suffix.lower() != ".mp4":
@@ -127,13 +144,6 @@ def stylize_video(
     for s in styles:
         if not Path(s).is_file():
             raise StyleflowError(f"{s}: no such style image")
-    loaded = None
-    if model is not None:
-        from styleflow.ff.infer import check_styles
-        from styleflow.ff.model import load_model
-
-        loaded = load_model(model)  # fail early on a bad model file or style
-        check_styles(loaded, styles)
     loaded = None
     if model is not None:
         from styleflow.ff.infer import check_styles
@@ -157,8 +167,10 @@ def stylize_video(
     pinned = {"preset": resolved["preset"], **resolved["options"]}  # weights: auto as recorded
     with removing_new_folders([work, prep, prep / "frames", prep / f"flow-{flow_method}",
                                prep / f"masks-{flow_method}", prep / "runs", run_dir]):
+        finished = (run_dir / "run.json").is_file()  # written last: every frame of the run is stylised
         clip = prepare_clip(video, prep, height, start=start, step=step, max_frames=max_frames,
-                            flow_method=flow_method, offsets=[1, *video_settings.long_term], progress=progress)
+                            flow_method=flow_method, offsets=[1, *video_settings.long_term], progress=progress,
+                            flow_format=flow_format, need_flow=keep_flow or not finished)
         meta = read_meta(clip.frames)
         if loaded is not None:
             from styleflow.ff.infer import stylize_frames
@@ -170,6 +182,8 @@ def stylize_video(
                 iterations=iterations, options=pinned, device=device, seed=seed, progress=progress,
             )
         encoded = encode_video(run_dir, out, meta=clip.frames, audio=audio, progress=progress)
+        removed = 0 if keep_flow else remove_flow_files(clip.flow)
     record.update({"video": str(video), "output": str(out), "run_dir": str(run_dir), "fps": meta["fps"],
-                   "audio": encoded["audio"], "duration": encoded["duration"], "resolved": resolved})
+                   "audio": encoded["audio"], "duration": encoded["duration"], "resolved": resolved,
+                   "flow_format": flow_format, "flow_files_removed": removed})
     return record

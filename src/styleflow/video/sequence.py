@@ -34,7 +34,7 @@ import torch
 
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json
-from styleflow.io.flo import read_flo
+from styleflow.io.flo import read_flow
 from styleflow.io.frames import FrameCache
 from styleflow.io.images import read_image
 from styleflow.io.layout import ClipPaths, list_frames
@@ -82,12 +82,12 @@ class _Clip:
     def flow_and_mask(self, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Flow on frame k's grid pointing into frame n, and the reliability mask (H, W) in [0, 1]."""
         if n < k:
-            flow = read_flo(self.paths.backward(k, n))
+            flow = read_flow(self.paths.backward(k, n))
             mask = read_mask(self.paths.mask(k, n))
         else:
-            flow = read_flo(self.paths.forward(k, n))
+            flow = read_flow(self.paths.forward(k, n))
             mpath = self.paths.mask(k, n)
-            mask = read_mask(mpath) if mpath.is_file() else consistency_mask(flow, read_flo(self.paths.backward(n, k)))
+            mask = read_mask(mpath) if mpath.is_file() else consistency_mask(flow, read_flow(self.paths.backward(n, k)))
         return flow, mask.astype(np.float32) / 255.0
 
     def check_flows(self, offsets: Sequence[int], both_directions: bool, frames: Sequence[int] | None = None) -> None:
@@ -249,10 +249,12 @@ def stylize_shot(
 
         return network_shot(clip, styles, out, shot, data.cuts, data.n, name, video, preset, settings, seed,
                             device, progress, t_start)
+    stores = [FrameStore(out / f".pass{p}") for p in range(1, video.passes)] + [FrameStore(out)]
+    todo = [k for k in shot.frames if not all(store.done(k) for store in stores)]
     needs_flow = video.init == "prev_warped" or video.temporal_weight > 0 or video.passes > 1
-    if needs_flow:
+    if needs_flow and todo:  # the flows of finished frames may be gone (styleflow video --drop-flow)
         data.check_flows(video.long_term if video.temporal_weight > 0 else [1], both_directions=video.passes > 1,
-                         frames=shot.frames)
+                         frames=todo)
 
     style_images = [read_image(p) for p in styles]
     stylizer = Stylizer(settings, style_images, style_weights, device=device)
@@ -264,7 +266,6 @@ def stylize_shot(
         ff_model = load_model(video.model, stylizer.device)  # type: ignore[arg-type]
         check_styles(ff_model, styles)
     out.mkdir(parents=True, exist_ok=True)
-    stores = [FrameStore(out / f".pass{p}") for p in range(1, video.passes)] + [FrameStore(out)]
 
     desc = name if shot.first == 1 and shot.last == data.n else f"{name} {shot.name}"
     bar = frame_bar(len(shot) * video.passes, desc, progress, leave=True)

@@ -15,7 +15,7 @@ import numpy as np
 
 from styleflow.errors import StyleflowError
 from styleflow.io.encode import encode_arrays
-from styleflow.io.flo import read_flo
+from styleflow.io.flo import read_flow
 from styleflow.io.frames import FrameCache, read_meta
 from styleflow.io.images import to_uint8
 from styleflow.io.layout import ClipPaths, list_frames
@@ -111,14 +111,14 @@ def render_flow_video(
         raise StyleflowError(f"{frames_dir}: only one frame; nothing to visualise")
     scale = 0.0
     for k in range(1, n):
-        f = read_flo(clip.forward(k, k + 1))
+        f = read_flow(clip.forward(k, k + 1))
         mag = np.sqrt((np.nan_to_num(f) ** 2).sum(-1))
         scale = max(scale, float(np.percentile(mag, 99)))
 
     def images() -> Iterator[tuple[np.ndarray, str]]:
         for k in range(1, n):
             path = clip.forward(k, k + 1)
-            yield flow_to_color(read_flo(path), max_flow=scale or 1.0), str(path)
+            yield flow_to_color(read_flow(path), max_flow=scale or 1.0), str(path)
 
     encode_arrays(images(), out_mp4, fps, progress=progress, total=n - 1)
 
@@ -146,7 +146,7 @@ def render_warped_video(
     def images() -> Iterator[tuple[np.ndarray, str]]:
         for k in range(1, len(paths)):
             path = clip.backward(k + 1, k)
-            flow = read_flo(path)
+            flow = read_flow(path)
             img = frames(k)
             if flow.shape[:2] != img.shape[:2]:
                 raise StyleflowError(
