@@ -8,7 +8,7 @@ import pytest
 
 from styleflow.cli.main import main
 from styleflow.io.encode import encode_arrays
-from styleflow.io.flo import read_flo, write_flo
+from styleflow.io.flo import read_flo, read_flow, write_flo
 from styleflow.io.video import probe_video
 
 
@@ -49,6 +49,12 @@ def test_frames_flow_consistency_encode(tmp_path, capsys, video):
                     "-o", tmp_path / "m.pgm")
     assert code == 0 and "reliable" in err
     assert cv2.imread(str(tmp_path / "m.pgm"), -1).shape == (32, 44)
+    # the compact format, chosen by the suffix: the same flow to 1/128 px, read by consistency too
+    assert run(capsys, "flow", a, b, "-o", tmp_path / "fwd.png")[0] == 0
+    assert np.abs(read_flow(tmp_path / "fwd.png") - fwd).max() <= 1 / 128 + 1e-6
+    code, err = run(capsys, "consistency", "--backward", tmp_path / "bwd.flo", "--forward", tmp_path / "fwd.png",
+                    "-o", tmp_path / "m2.pgm")
+    assert code == 0, err
     assert run(capsys, "encode", tmp_path / "f", "-o", tmp_path / "out.mp4", "--no-progress")[0] == 0
     info = probe_video(tmp_path / "out.mp4")
     assert (info["codec"], info["pix_fmt"], info["fps"]) == ("h264", "yuv420p", 8.0)

@@ -115,3 +115,37 @@ def test_prepare_clip_reuses_each_stage_while_its_record_matches(tmp_path, clip_
     prepare_clip(video.name, prep, 32, max_frames=3, progress=False)
     later = stamps()
     assert later[0] == first[0] and later[1] != now[1] and later[2] != now[2]
+
+
+def test_video_compact_flows_dropped_once_written_and_a_rerun_needs_none(tmp_path, clip_and_style, capsys):
+    video, style = clip_and_style
+    out = tmp_path / "styled.mp4"
+    assert run_video(video, style, out, "--flow-format", "png", "--drop-flow") == 0
+    assert probe_video(out)["codec"] == "h264"
+    (prep,) = (tmp_path / "styled.work").iterdir()
+    flow = prep / "flow-dis"
+    assert sorted(p.name for p in flow.iterdir()) == ["flow_settings.json"]  # the files went, the record stays
+    assert json.loads((flow / "flow_settings.json").read_text())["format"] == "png"
+    (run,) = (prep / "runs").iterdir()
+    masks = sorted((prep / "masks-dis").glob("reliable_*.pgm"))
+    watched = [run / "frame_000003.png", *masks]
+    stamps = [p.stat().st_mtime_ns for p in watched]
+
+    # the run is finished: a second call computes no flow, keeps the masks and frames, re-encodes
+    assert run_video(video, style, out, "--flow-format", "png", "--drop-flow") == 0
+    assert sorted(p.name for p in flow.iterdir()) == ["flow_settings.json"]
+    assert [p.stat().st_mtime_ns for p in watched] == stamps
+
+    # another variant must stylise again: the flows come back (PNG), the masks stay current
+    assert run_video(video, style, out, "--flow-format", "png", "--variant", "flowInit_noTemporalLoss") == 0
+    assert sorted(p.name for p in flow.glob("*ward_*")) == [
+        "backward_000002_000001.png", "backward_000003_000002.png",
+        "forward_000001_000002.png", "forward_000002_000003.png",
+    ]
+    assert [p.stat().st_mtime_ns for p in masks] == stamps[1:]
+
+    # back to .flo: the PNG flows are replaced, and the masks are rebuilt from the new flows
+    assert run_video(video, style, out) == 0
+    assert {p.suffix for p in flow.glob("*ward_*")} == {".flo"}
+    assert "format" not in json.loads((flow / "flow_settings.json").read_text())
+    assert [p.stat().st_mtime_ns for p in masks] != stamps[1:]
