@@ -52,7 +52,7 @@ def test_defaults_are_filled() -> None:
     check(cfg)
     assert cfg["videos"]["v"] == {"path": "clip.mp4", "start": 0, "step": 1, "max_frames": None}
     assert cfg["styles"]["s"]["weights"] is None
-    assert cfg["flow"] == {"method": "dis", "params": {}, "offsets": [1]}
+    assert cfg["flow"] == {"method": "dis", "params": {}, "offsets": [1], "format": "flo", "keep": True}
     assert cfg["options"] == {}
     assert cfg["device"] == "auto" and cfg["seed"] == 0 and cfg["runs"] == []
     assert cfg["demo"] == {"frames": 16, "height": 192, "fps": 10}

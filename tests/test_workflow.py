@@ -214,6 +214,7 @@ def test_end_to_end_outputs(tiny: Path) -> None:
     for name in ("flow-dis.mp4", "warped-dis.mp4"):
         assert (prep / name).stat().st_size > 0
     assert len(list((prep / "frames").glob("frame_*.png"))) == 4
+    assert len(list((prep / "flow-dis").glob("*.flo"))) == 6  # flow.keep: true (default): kept, as .flo
     for variant in ("noInit", "flowInit_temporalLoss"):
         shot = tiny / RUN.format(variant=variant) / "shots" / SHOT
         assert json.loads((shot / "shot.json").read_text())["shot"] == [1, 4]
