@@ -111,3 +111,21 @@ def test_raft_never_downloads(tmp_path, monkeypatch):
     with pytest.raises(StyleflowError, match="not RAFT-large weights"):
         compute_flow(a, b, "raft", weights=str(junk))
     assert not (tmp_path / "torch").exists() or not any((tmp_path / "torch").rglob("*.pth"))
+
+
+def test_long_stages_log_progress_lines_with_an_eta_when_stderr_is_a_file(tmp_path, monkeypatch, capsys):
+    """In a Snakemake job's log (stderr not a terminal) the flow stage says how far it is."""
+    import styleflow.progress as progress
+    from styleflow.io.images import write_image
+    from styleflow.motion.flow import compute_flows
+
+    monkeypatch.setattr(progress, "LOG_INTERVAL", 0.0)
+    frames = tmp_path / "frames"
+    rng = np.random.default_rng(1)
+    base = rng.random((40, 60, 3)).astype(np.float32)
+    for k in range(1, 5):
+        write_image(frames / f"frame_{k:06d}.png", np.roll(base, k, axis=1))
+    compute_flows(frames, tmp_path / "flow", progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("flow:")]
+    assert lines[-1].startswith("flow: 3/3 pair (100%)") and "ETA" in lines[-1]
+    assert not any("\r" in line for line in lines)

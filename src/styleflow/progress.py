@@ -6,9 +6,13 @@ frames or frame pairs of a stage (extraction, flow, masks, sequential stylisatio
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import Any, TextIO
 
 from tqdm import tqdm
+
+#: Seconds between two progress lines in a log (stderr not a terminal).
+LOG_INTERVAL = 30.0
 
 
 class IterationBar:
@@ -49,11 +53,37 @@ class IterationBar:
             self.bar = None
 
 
+_LOG_FORMAT = "{desc}: {n_fmt}/{total_fmt} {unit} ({percentage:.0f}%), {elapsed} elapsed, {rate_fmt}, ETA {remaining}"
+
+
+class _LogLines:
+    """A file for tqdm that turns its redraws (``\\r...``) into whole lines: a log (a Snakemake
+    job's, a redirected stderr) gets one line per update instead of bar debris."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        line = text.replace("\r", "").strip()
+        if line:
+            self.stream.write(line + "\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def frame_bar(total: int | None, desc: str, enabled: bool = True, unit: str = "frame", leave: bool = False) -> tqdm:
     """A bar over frames (or pairs, ``unit``) of a long stage, with rate and ETA; ``leave`` keeps it
     on screen when closed.
 
-    Drawn only when ``enabled`` and stderr is a terminal (``disable=None``), so logs get no bar debris.
+    On a terminal it is redrawn in place; when stderr is not a terminal (a log file, a Snakemake
+    job) it prints a line with count, rate and ETA every :data:`LOG_INTERVAL` seconds instead, so
+    a long job's log says how far it is. Nothing when not ``enabled``.
     """
-    return tqdm(total=total, desc=desc, unit=unit, disable=True if not enabled else None, leave=leave,
-                dynamic_ncols=True)
+    if not enabled:
+        return tqdm(total=total, disable=True)
+    if sys.stderr.isatty():
+        return tqdm(total=total, desc=desc, unit=unit, leave=leave, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=unit, leave=leave, file=_LogLines(sys.stderr),
+                mininterval=LOG_INTERVAL, maxinterval=LOG_INTERVAL * 4,
+                bar_format=_LOG_FORMAT if total else "{desc}: {n_fmt} {unit}, {elapsed} elapsed, {rate_fmt}")
