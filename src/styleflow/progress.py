@@ -85,5 +85,5 @@ def frame_bar(total: int | None, desc: str, enabled: bool = True, unit: str = "f
     if sys.stderr.isatty():
         return tqdm(total=total, desc=desc, unit=unit, leave=leave, dynamic_ncols=True)
     return tqdm(total=total, desc=desc, unit=unit, leave=leave, file=_LogLines(sys.stderr),
-                mininterval=LOG_INTERVAL, maxinterval=LOG_INTERVAL * 4,
+                mininterval=LOG_INTERVAL, maxinterval=LOG_INTERVAL * 4, delay=LOG_INTERVAL,
                 bar_format=_LOG_FORMAT if total else "{desc}: {n_fmt} {unit}, {elapsed} elapsed, {rate_fmt}")
