@@ -7,8 +7,8 @@ FFmpeg, and runs the production stages on it at ``--height`` (256) px: frame ext
 consistency masks (``compute_masks``); then stores the same flows in the compact KITTI 16-bit PNG
 format (``styleflow.io.flo.write_flow``) and makes the masks again from those. It prints, per
 kind of file, bytes per frame and the total extrapolated to ``--target-frames`` (15,000: a
-10-minute source at 25 fps or so), the wall time and peak RSS of each stage (RSS sampled every
-second: the peak in the first and the last quarter of a stage say whether memory is flat), and
+10-minute source at 25 fps or so), the wall time and resident memory of each stage (each in a fresh process, sampled twice a second
+by ``long_clip.run_stage``: the second and the last tenth of a stage agree when memory is flat), and
 what the PNG flows change: the largest flow difference, the fraction of mask pixels that differ,
 and the warping error of the content frames with either flow. ``--stylise N`` also stylises
 the first N frames (few iterations) with either flow set, for the stylised frames' bytes and the
@@ -28,62 +28,28 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import cpu_model, fmt, load_average, shared_data, status_kib, table  # noqa: E402
+from benchlib import cpu_model, fmt, load_average, shared_data, table  # noqa: E402
+from long_clip import run_stage  # noqa: E402  (a stage in its own process, its memory sampled)
 
 import cv2  # noqa: E402
 
 from styleflow.eval.warping import warp_error_pair  # noqa: E402
 from styleflow.io.atomic import write_json  # noqa: E402
 from styleflow.io.flo import read_flow, write_flow  # noqa: E402
-from styleflow.io.frames import extract_frames  # noqa: E402
 from styleflow.io.images import read_image  # noqa: E402
 from styleflow.io.layout import ClipPaths, list_frames  # noqa: E402
 from styleflow.io.video import ffmpeg_exe  # noqa: E402
-from styleflow.motion.consistency import compute_masks, read_mask  # noqa: E402
-from styleflow.motion.flow import compute_flows, frame_pairs  # noqa: E402
+from styleflow.motion.consistency import read_mask  # noqa: E402
+from styleflow.motion.flow import frame_pairs  # noqa: E402
 
 CLIPS = ("sam2_bedroom.mp4", "cotracker_paragliding-launch.mp4", "sintel_film_moviepy_example3.mp4")
-
-
-class RssSampler:
-    """Resident memory of this process every ``interval`` s while a block runs (``VmRSS``, MiB)."""
-
-    def __init__(self, interval: float = 1.0):
-        self.interval = interval
-        self.samples: list[tuple[float, float]] = []
-        self._stop = threading.Event()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.samples.append((time.perf_counter(), (status_kib("VmRSS") or 0) / 1024))
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> "RssSampler":
-        self.t0 = time.perf_counter()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.t1 = time.perf_counter()
-
-    def summary(self) -> dict[str, float]:
-        span = self.t1 - self.t0
-        early = [r for t, r in self.samples if t <= self.t0 + span / 4] or [0.0]
-        late = [r for t, r in self.samples if t >= self.t1 - span / 4] or [0.0]
-        return {"seconds": span, "rss_peak": max(r for _, r in self.samples), "rss_first_quarter": max(early),
-                "rss_last_quarter": max(late)}
 
 
 def build_clip(out: Path, seconds: float, fps: int) -> None:
@@ -107,22 +73,38 @@ def folder_bytes(folder: Path, pattern: str) -> int:
     return sum(p.stat().st_size for p in folder.glob(pattern))
 
 
-def stage(name: str, done: bool, work: Callable[[], Any], results: dict[str, Any], record: Path) -> None:
-    """Run ``work`` unless its output is there; record its time and memory under ``name``."""
+#: The stages, each run in a fresh interpreter by long_clip.run_stage (OpenCV on ``--threads``).
+STAGES = {
+    "extract": "from styleflow.io.frames import extract_frames as f; f({video!r}, {frames!r}, {height}, progress=False)",
+    "flow (.flo)": "from styleflow.motion.flow import compute_flows as f; f({frames_n!r}, {flo!r}, progress=False)",
+    "masks (.flo)": "from styleflow.motion.consistency import compute_masks as f; "
+                    "f({flo!r}, {masks_flo!r}, frames_dir={frames_n!r}, progress=False)",
+    "store as PNG": "import sys; sys.path.insert(0, {bench!r}); from bench_disk import to_png; "
+                    "to_png({frames_n!r}, {flo!r}, {png!r})",
+    "masks (PNG)": "from styleflow.motion.consistency import compute_masks as f; "
+                   "f({png!r}, {masks_png!r}, frames_dir={frames_n!r}, progress=False)",
+}
+
+
+def stage(name: str, done: bool, paths: dict[str, Any], results: dict[str, Any], record: Path) -> None:
+    """Run stage ``name`` unless its output is there; record its time and memory."""
     if done and name in results:
         return
-    with RssSampler() as rss:
-        work()
-    results[name] = rss.summary()
+    results[name] = run_stage(f"import cv2; cv2.setNumThreads({paths['threads']}); " + STAGES[name].format(**paths))
     write_json(record, results)
-    print(f"{name}: {results[name]['seconds']:.0f} s, peak RSS {results[name]['rss_peak']:.0f} MiB", file=sys.stderr)
+    print(f"{name}: {results[name]['seconds']:.0f} s, peak RSS {results[name]['peak']:.0f} MiB", file=sys.stderr)
 
 
-def to_png(flo: ClipPaths, png: ClipPaths, n: int) -> None:
+def to_png(frames: str, flo_dir: str, png_dir: str) -> None:
+    """The .flo flows of ``flo_dir`` (offset 1) again as KITTI PNGs in ``png_dir``, with the record."""
+    n = len(list_frames(frames))
+    flo = ClipPaths(Path(frames), Path(flo_dir), Path(flo_dir), flow_format="flo")
+    png = ClipPaths(Path(frames), Path(png_dir), Path(png_dir), flow_format="png")
     for k, j in frame_pairs(n, (1,)):
         write_flow(png.forward(k, j), read_flow(flo.forward(k, j)))
         write_flow(png.backward(j, k), read_flow(flo.backward(j, k)))
-    (png.flow / "flow_settings.json").write_text((flo.flow / "flow_settings.json").read_text())
+    record = json.loads((flo.flow / "flow_settings.json").read_text())
+    write_json(png.flow / "flow_settings.json", {**record, "format": "png"})
 
 
 def compare(flo: ClipPaths, png: ClipPaths, n: int, every: int) -> dict[str, float]:
@@ -180,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="OpenCV threads (default 1: a modest load)")
     ap.add_argument("--compare-every", type=int, default=10, help="warping error on every N-th pair")
     ap.add_argument("--stylise", type=int, default=0, metavar="N", help="also stylise the first N frames")
+    ap.add_argument("--flow-frames", type=int, metavar="N",
+                    help="flow and masks of the first N frames only (hard links to them in frames-N/); "
+                         "default: every frame")
     args = ap.parse_args(argv)
     cv2.setNumThreads(args.threads)
     work = args.work
@@ -191,27 +176,37 @@ def main(argv: list[str] | None = None) -> int:
     build_clip(video, args.seconds, args.fps)
     flo = ClipPaths(work / "frames", work / "flow-flo", work / "masks-flo")
     png = ClipPaths(work / "frames", work / "flow-png", work / "masks-png", flow_format="png")
-    stage("extract", (flo.meta).is_file(),
-          lambda: extract_frames(video, flo.frames, args.height, progress=True), results, results_path)
+    paths = {"video": str(video), "frames": str(flo.frames), "height": args.height, "frames_n": str(flo.frames),
+             "flo": str(flo.flow), "masks_flo": str(flo.masks), "png": str(png.flow), "masks_png": str(png.masks),
+             "bench": str(Path(__file__).resolve().parent), "threads": args.threads}
+    stage("extract", flo.meta.is_file(), paths, results, results_path)
     n = len(list_frames(flo.frames))
-    stage("flow (.flo)", (flo.flow / "flow_settings.json").is_file(),
-          lambda: compute_flows(flo.frames, flo.flow, "dis", progress=True), results, results_path)
-    stage("masks (.flo)", flo.cuts.is_file(),
-          lambda: compute_masks(flo.flow, flo.masks, frames_dir=flo.frames, progress=True), results, results_path)
-    stage("store as PNG", (png.flow / "flow_settings.json").is_file(), lambda: to_png(flo, png, n), results, results_path)
-    stage("masks (PNG)", png.cuts.is_file(),
-          lambda: compute_masks(png.flow, png.masks, frames_dir=png.frames, progress=True), results, results_path)
+    all_frames = n
+    if args.flow_frames and args.flow_frames < n:
+        n, linked = args.flow_frames, work / f"frames-{args.flow_frames}"
+        linked.mkdir(exist_ok=True)
+        for src in list_frames(flo.frames)[:n]:
+            if not (linked / src.name).exists():
+                os.link(src, linked / src.name)
+        flo = ClipPaths(linked, flo.flow, flo.masks)
+        png = ClipPaths(linked, png.flow, png.masks, flow_format="png")
+        paths["frames_n"] = str(linked)
+    stage("flow (.flo)", (flo.flow / "flow_settings.json").is_file(), paths, results, results_path)
+    stage("masks (.flo)", flo.cuts.is_file(), paths, results, results_path)
+    stage("store as PNG", (png.flow / "flow_settings.json").is_file(), paths, results, results_path)
+    stage("masks (PNG)", png.cuts.is_file(), paths, results, results_path)
     effect = compare(flo, png, n, args.compare_every)
     extra = stylise(flo, png, work, args.stylise) if args.stylise else {}
 
-    per = {"content frames (PNG)": folder_bytes(flo.frames, "frame_*.png") / n,
+    per = {"content frames (PNG)": folder_bytes(work / "frames", "frame_*.png") / all_frames,
            "flow .flo (fwd+bwd)": folder_bytes(flo.flow, "*.flo") / n,
            "flow PNG (fwd+bwd)": folder_bytes(png.flow, "*.png") / n,
            "masks (PGM, both directions)": folder_bytes(flo.masks, "*.pgm") / n}
     if extra:
         per["stylised frames (PNG)"] = extra["stylised_bytes_per_frame"]
     shape = read_image(flo.frame(1)).shape
-    print(f"\n{n} frames of {shape[1]}x{shape[0]} px ({args.seconds:g} s at {args.fps} fps; flow offsets [1]); "
+    print(f"\n{all_frames} frames of {shape[1]}x{shape[0]} px ({args.seconds:g} s at {args.fps} fps), flow and masks of "
+          f"{n} (offsets [1]); "
           f"{cpu_model()}, load average {', '.join(f'{x:.1f}' for x in load_average() or ())}\n")
     print(table(["file", "KiB per frame", f"GiB for {args.target_frames} frames"],
                 [[k, fmt(v / 1024, ".1f"), fmt(v * args.target_frames / 2**30, ".2f")] for k, v in per.items()]))
@@ -228,11 +223,14 @@ def main(argv: list[str] | None = None) -> int:
                  ["png, deleted", fmt((base + per["flow PNG (fwd+bwd)"]) * args.target_frames / 2**30, ".2f"),
                   fmt(base * args.target_frames / 2**30, ".2f")]]))
     print()
-    print(table(["stage", "wall s", "ms per frame", f"h for {args.target_frames}", "RSS first 1/4 MiB",
-                 "RSS last 1/4 MiB", "peak MiB"],
-                [[k, fmt(v["seconds"], ".0f"), fmt(1000 * v["seconds"] / n, ".1f"),
-                  fmt(v["seconds"] / n * args.target_frames / 3600, ".2f"), fmt(v["rss_first_quarter"], ".0f"),
-                  fmt(v["rss_last_quarter"], ".0f"), fmt(v["rss_peak"], ".0f")] for k, v in results.items()]))
+    rows = []
+    for k, v in results.items():
+        per_frame = v["seconds"] / (all_frames if k == "extract" else n)
+        rows.append([k, fmt(v["seconds"], ".0f"), fmt(1000 * per_frame, ".1f"),
+                     fmt(per_frame * args.target_frames / 3600, ".2f"), fmt(v["early"], ".0f"), fmt(v["last"], ".0f"),
+                     fmt(v["peak"], ".0f")])
+    print(table(["stage", "wall s", "ms per frame", f"h for {args.target_frames}", "RSS 2nd tenth MiB",
+                 "RSS last tenth MiB", "peak MiB"], rows))
     print("\nPNG flows against .flo:", ", ".join(f"{k} {fmt(v, '.3g')}" for k, v in {**effect, **extra}.items()
                                                  if k != "stylised_bytes_per_frame"))
     return 0
