@@ -35,9 +35,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import cpu_model, fmt, load_average, shared_data, table  # noqa: E402
-from long_clip import run_stage  # noqa: E402  (a stage in its own process, its memory sampled)
-
 import cv2  # noqa: E402
 
 from styleflow.eval.warping import warp_error_pair  # noqa: E402
@@ -54,6 +51,7 @@ CLIPS = ("sam2_bedroom.mp4", "cotracker_paragliding-launch.mp4", "sintel_film_mo
 
 def build_clip(out: Path, seconds: float, fps: int) -> None:
     """The shared clips, each fitted into 854x480 at ``fps``, joined and looped to ``seconds``."""
+    from benchlib import shared_data  # benchlib imports torch: not in the stages' processes
     if out.is_file():
         return
     src = [shared_data() / "videos" / name for name in CLIPS]
@@ -88,6 +86,7 @@ STAGES = {
 
 def stage(name: str, done: bool, paths: dict[str, Any], results: dict[str, Any], record: Path) -> None:
     """Run stage ``name`` unless its output is there; record its time and memory."""
+    from long_clip import run_stage  # a stage in its own process, its memory sampled
     if done and name in results:
         return
     results[name] = run_stage(f"import cv2; cv2.setNumThreads({paths['threads']}); " + STAGES[name].format(**paths))
@@ -136,6 +135,8 @@ def compare(flo: ClipPaths, png: ClipPaths, n: int, every: int) -> dict[str, flo
 
 def stylise(flo: ClipPaths, png: ClipPaths, work: Path, frames: int) -> dict[str, float]:
     """The first ``frames`` frames with the default variant and 20/10 iterations, with either flow set."""
+    from benchlib import shared_data
+
     from styleflow.video.sequence import stylize_clip
 
     style = shared_data() / "styles" / "vangogh_starry_night.jpg"
@@ -153,6 +154,7 @@ def stylise(flo: ClipPaths, png: ClipPaths, work: Path, frames: int) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchlib import cpu_model, fmt, load_average, table
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--seconds", type=float, default=120.0)
