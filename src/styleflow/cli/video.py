@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--flow", default="dis", choices=FLOW_METHODS, help="optical flow method (default dis)")
     p.add_argument("--flow-format", default="flo", choices=list(FLOW_SUFFIXES),
                    help="how flows are stored: flo (Middlebury float32, exact; default) or png (KITTI 16-bit "
-                        "PNG: 1/64 px, about 7x smaller; docs/real-footage.md)")
+                        "PNG: 1/64 px, about 9x smaller; docs/real-footage.md)")
     p.add_argument("--drop-flow", action="store_true",
                    help="delete the flow files once the video is written (a rerun of a finished clip needs none)")
     p.add_argument("--work", metavar="DIR", help="work folder (default: OUT.work beside the output)")

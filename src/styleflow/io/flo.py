@@ -17,7 +17,7 @@ The compact format (``.png``, flow ``format: png``) is the KITTI flow benchmark'
 16-bit, 3-channel, losslessly compressed PNG with R = u·64 + 32768, G = v·64 + 32768 (rounded to
 the nearest integer) and B = 1 where the flow is valid, 0 where it is not. It holds flows in
 [-512, 511.984] px to 1/64 px (reading back is off by at most 1/128 px per component) in about a
-seventh of the bytes of a ``.flo`` file (docs/real-footage.md, "Long footage"). A non-finite vector
+ninth of the bytes of a ``.flo`` file on real footage (docs/real-footage.md, "Long footage"). A non-finite vector
 (NaN, ±inf) is written as invalid and reads back as NaN, as a ``.flo`` file would hold it; a
 finite vector outside the range is refused (use ``.flo``). KITTI's devkit, flowiz and most flow
 tools read these files.

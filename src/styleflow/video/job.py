@@ -134,7 +134,7 @@ def stylize_video(
 
     With ``model`` (a ``styleflow train`` file) every frame is one forward pass of that network
     (``styles`` must be the ones it was trained on) instead of the optimisation. ``flow_format``:
-    how the flows are stored (``flo`` exact, ``png`` ~7x smaller; :mod:`styleflow.io.flo`);
+    how the flows are stored (``flo`` exact, ``png`` ~9x smaller; :mod:`styleflow.io.flo`);
     ``keep_flow=False``: delete the flow files once the video is written (record key
     ``flow_files_removed``).
     """
