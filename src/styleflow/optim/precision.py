@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -136,18 +137,25 @@ def timing_size(size: tuple[int, int]) -> tuple[int, int]:
     return max(16, int(h * f)), max(16, int(w * f))
 
 
+def hardware_choice(device: torch.device) -> PrecisionChoice | None:
+    """``precision: auto`` where the hardware alone decides: no native bfloat16 → float32; CUDA
+    with it → bfloat16 (the capability rule). None on a CPU with it (:func:`needs_timing`)."""
+    if not native_bfloat16(device):
+        return PrecisionChoice("auto", "float32", "no native bfloat16")
+    return None if needs_timing(device) else PrecisionChoice("auto", "bfloat16", "capability")
+
+
 def choose_auto(device: torch.device, size: tuple[int, int], measure: Measure) -> PrecisionChoice:
     """Resolve ``precision: auto`` on ``device`` for content of ``size`` (H, W).
 
-    No native bfloat16: float32. CUDA with it: bfloat16 (the capability rule; ``measure`` is not
-    called). A CPU with it: ``measure(timing_size(size))`` → seconds per pass by precision, and
-    bfloat16 only if it is :data:`BF16_MIN_SPEEDUP` times faster; cached per (device,
-    :func:`size_bucket`) for the rest of the process.
+    :func:`hardware_choice` where that decides (``measure`` is not called); on a CPU with native
+    bfloat16, ``measure(timing_size(size))`` → seconds per pass by precision, and bfloat16 only if
+    it is :data:`BF16_MIN_SPEEDUP` times faster; cached per (device, :func:`size_bucket`) for the
+    rest of the process.
     """
-    if not native_bfloat16(device):
-        return PrecisionChoice("auto", "float32", "no native bfloat16")
-    if not needs_timing(device):
-        return PrecisionChoice("auto", "bfloat16", "capability")
+    fixed = hardware_choice(device)
+    if fixed is not None:
+        return fixed
     key = (str(device), size_bucket(size))
     if key not in _TIMED:
         shape = timing_size(size)
@@ -226,3 +234,53 @@ def agrees_with_float32(
     rel = abs(val - ref) / max(abs(ref), 1e-30)
     cos = float(F.cosine_similarity(g_ref, g_low, dim=0))
     return math.isfinite(val) and rel <= PRECISION_TOLERANCE and cos >= PRECISION_MIN_COSINE, rel, cos
+
+
+class BackbonePrecision:
+    """A stylizer's backbone precision over its life: what the ``precision`` setting resolved to
+    (:attr:`choice`), the accuracy check once per image size, and why it fell back (:attr:`note`).
+
+    Sets ``meter.amp_dtype`` (None: float32). ``auto`` where a timing decides starts in float32
+    and waits for :meth:`choose` with a size.
+    """
+
+    def __init__(self, asked: str, device: torch.device, meter: LossMeter):
+        self.asked, self.device, self.meter = asked, device, meter
+        #: why mixed precision was turned off (None: it was not)
+        self.note: str | None = None
+        #: what the setting resolved to (None: ``auto`` waits for a size to time at)
+        self.choice = PrecisionChoice(asked, asked, "setting") if asked != "auto" else hardware_choice(device)
+        meter.amp_dtype = PRECISIONS[self.choice.chosen if self.choice else "float32"]
+        self._checked: set[tuple[int, int]] = set()
+
+    def choose(self, size: tuple[int, int]) -> None:
+        """Resolve ``auto`` for content of ``size`` (H, W) where that takes a timing
+        (:func:`choose_auto`, with :func:`time_backbone` on the meter); nothing to do for an
+        explicit setting, where the hardware decided, or after a fallback."""
+        if self.asked != "auto" or self.note is not None or not needs_timing(self.device):
+            return
+        self.choice = choose_auto(self.device, size, lambda shape: time_backbone(self.meter, shape))
+        self.meter.amp_dtype = PRECISIONS[self.choice.chosen]
+
+    def check(self, size: tuple[int, int], evaluate: Callable[[], tuple[float, torch.Tensor]]) -> None:
+        """Once per image ``size``: keep mixed precision only if ``evaluate()`` (loss, flat
+        gradient at the start image) agrees with its float32 run (:func:`agrees_with_float32`);
+        else fall back to float32 for good, with a warning when it was asked for explicitly."""
+        low = self.meter.amp_dtype
+        if low is None or size in self._checked:
+            return
+        self._checked.add(size)
+        results = []
+        for dtype in (None, low):
+            self.meter.amp_dtype = dtype
+            try:
+                results.append(evaluate())
+            finally:
+                self.meter.amp_dtype = low
+        ok, rel, cos = agrees_with_float32(results[0], results[1])
+        if not ok:
+            self.note = (f"precision {precision_name(low)}: loss off by {rel:.2%}, gradient cosine {cos:.4f} "
+                         f"against float32 at {size[1]}x{size[0]}; using float32")
+            if self.asked != "auto":  # asked for explicitly: say so (auto: the records say float32)
+                warnings.warn(self.note, stacklevel=3)  # where the stylizer's optimisation checked
+            self.meter.amp_dtype = None
