@@ -108,6 +108,7 @@ def test_crop_samples_smaller_windows_at_the_training_scale(material, tmp_path):
     m = tmp_path / "crop.pt"
     train([material / "style.png"], [material / "photos"], m, TrainSettings(**{**TINY, "crop": 16}), progress=False)
     assert load_model(m).record["settings"]["crop"] == 16
+    assert load_model(m).record["precision_choice"]["timed_at"] in (None, [16, 16])  # auto timed at the crops
 
 
 def test_training_lowers_the_loss_and_writes_record(material, tmp_path):
