@@ -82,19 +82,15 @@ def _fps(frames_dir: Path, fps: float | None) -> float:
         raise StyleflowError(f"{exc}; or give the fps explicitly") from None
 
 
+#: A file or folder name.
+PathLike = str | os.PathLike[str]
+
 #: What a pair video draws for pair ``k → k+1``: (clip, frame files) → (k → (uint8 image, label)).
 PairRenderer = Callable[[ClipPaths, list[Path]], Callable[[int], tuple[np.ndarray, str]]]
 
 
-def _render_pair_video(
-    frames_dir: str | os.PathLike[str],
-    flow_dir: str | os.PathLike[str],
-    out_mp4: str | os.PathLike[str],
-    fps: float | None,
-    progress: bool,
-    what: str,
-    renderer: PairRenderer,
-) -> None:
+def _render_pair_video(frames_dir: PathLike, flow_dir: PathLike, out_mp4: PathLike, fps: float | None,
+                       progress: bool, what: str, renderer: PairRenderer) -> None:
     """Encode one ``(H, W, 3)`` uint8 image per pair ``k → k+1`` (k = 1 … n−1) of the clip in
     ``frames_dir`` (flows in ``flow_dir``) into ``out_mp4`` at ``fps`` (default ``meta.json``'s);
     ``what`` names the video's purpose in the one-frame error."""
@@ -147,13 +143,8 @@ def _warped_frames(clip: ClipPaths, paths: list[Path]) -> Callable[[int], tuple[
     return draw
 
 
-def render_flow_video(
-    frames_dir: str | os.PathLike[str],
-    flow_dir: str | os.PathLike[str],
-    out_mp4: str | os.PathLike[str],
-    fps: float | None = None,
-    progress: bool = False,
-) -> None:
+def render_flow_video(frames_dir: PathLike, flow_dir: PathLike, out_mp4: PathLike, fps: float | None = None,
+                      progress: bool = False) -> None:
     """Middlebury colour-wheel video of the forward flows ``k → k+1``.
 
     One saturation scale for the whole clip (the largest 99th-percentile magnitude over all pairs),
@@ -162,13 +153,8 @@ def render_flow_video(
     _render_pair_video(frames_dir, flow_dir, out_mp4, fps, progress, "visualise", _flow_colours)
 
 
-def render_warped_video(
-    frames_dir: str | os.PathLike[str],
-    flow_dir: str | os.PathLike[str],
-    out_mp4: str | os.PathLike[str],
-    fps: float | None = None,
-    progress: bool = False,
-) -> None:
+def render_warped_video(frames_dir: PathLike, flow_dir: PathLike, out_mp4: PathLike, fps: float | None = None,
+                        progress: bool = False) -> None:
     """Video of frame ``k`` warped onto frame ``k+1``'s grid by ``backward(k+1, k)``, for every k.
 
     Where the flow is right the video looks like frames 2..n; where it fails it tears, smears or
