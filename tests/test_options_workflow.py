@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow_helpers import CONFIG, overlay, scheduled, snakemake
+from workflow_helpers import CONFIG, kill_when, overlay, scheduled, snakemake
 from workflow_helpers import job_counts as _job_counts
 
 pytestmark = pytest.mark.slow
@@ -93,10 +93,7 @@ def test_an_edited_builtin_variant_schedules_only_that_variant(built: Path) -> N
 def test_an_interrupted_run_restarts_when_the_preset_changed(built: Path, tmp_path: Path) -> None:
     """A shot job killed mid-shot leaves its finished frames in the scratch folder (signed with the
     settings that made them); after a preset edit the next job starts the shot afresh."""
-    import signal
-    import subprocess
     import sys
-    import time
 
     built = Path(shutil.copytree(built, tmp_path / "copy", ignore=shutil.ignore_patterns("site")))  # others keep theirs
     run = built / RUN.format(variant="noInit")
@@ -106,18 +103,7 @@ def test_an_interrupted_run_restarts_when_the_preset_changed(built: Path, tmp_pa
     cmd = [str(bin_dir / "snakemake"), "--snakefile", str(CONFIG.parent / "Snakefile"), "--directory", str(built),
            "--cores", "1", *targets("noInit"), "--forcerun", "sequence", "--configfile", str(CONFIG / "tiny.yaml")]
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    proc = subprocess.Popen(cmd, cwd=built, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while not (scratch / "frame_000002.png").exists():
-            assert proc.poll() is None, "the shot finished before it could be interrupted"
-            assert time.monotonic() < deadline, "no stylised frame appeared"
-            time.sleep(0.02)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)  # as a power cut would
-        proc.wait()
+    kill_when(cmd, built, scratch / "frame_000002.png", env=env)
     old = {p.name: p.stat().st_mtime_ns for p in scratch.glob("frame_*.png")}
     assert old and (scratch / ".signature.json").is_file()
     snakemake("--unlock", "--configfile", str(CONFIG / "tiny.yaml"), workdir=built)

@@ -18,14 +18,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import yaml
-from workflow_helpers import BIN, CONFIG, REPO, overlay, scheduled, snakemake
+from workflow_helpers import BIN, CONFIG, REPO, kill_when, overlay, scheduled, snakemake
 from workflow_helpers import job_counts as _job_counts
 
 PREP_RULES = {"frames", "flow", "consistency"}
@@ -313,18 +311,7 @@ def test_interrupted_stylisation_resumes(tmp_path: Path) -> None:
     cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
            "--cores", "2", target, "--configfile", cfg]  # fmt: skip
     scratch = tmp_path / "scratch/runs/demo/swirls/h40/slow/noInit/000001-000006"  # config scratch
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 240
-        while not (scratch / "frame_000002.png").exists():
-            assert proc.poll() is None, "the run ended before it could be interrupted"
-            assert time.monotonic() < deadline, "no stylised frame appeared"
-            time.sleep(0.05)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)  # as a power cut would: no clean-up
-        proc.wait()
+    kill_when(cmd, tmp_path, scratch / "frame_000002.png", env=env)
     done = {p.name: p.stat().st_mtime_ns for p in scratch.glob("frame_*.png")}
     assert 2 <= len(done) < 6 and not (run / "run.json").exists()
     snakemake("--unlock", "--configfile", cfg, workdir=tmp_path)  # the killed run left its lock

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -66,3 +68,20 @@ def overlay(workdir: Path, name: str, data: dict) -> str:
     path = workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
+
+
+def kill_when(cmd: list[str], workdir: Path, path: Path, timeout: float = 240, env: dict | None = None) -> None:
+    """Run ``cmd`` in ``workdir`` and kill its whole process group with SIGKILL (as a power cut
+    would: no clean-up) as soon as ``path`` exists; fails if it ends first or ``path`` never appears."""
+    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            assert proc.poll() is None, f"the run ended before {path.name} appeared: nothing to interrupt"
+            assert time.monotonic() < deadline, f"{path.name} did not appear within {timeout:.0f} s"
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
