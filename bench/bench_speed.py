@@ -204,7 +204,7 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         fast_timer = Stylizer(settings_from(cfg.preset, {**base, "precision": specs["fast"]["options"].get("precision")}),
                               [read_image(style)], device=device)
         vgg_fast = dense_fast = None
-        fast_timer.choose_precision(tuple(content1.shape[:2]))  # auto on a CPU: timed (cached: the fast run's)
+        fast_timer.choose_precision()  # auto on a CPU: the machine's timed decision (the fast run's too)
         if fast_timer.amp_dtype is not None:
             vgg_fast = vgg_iteration_rate(fast_timer, content1, cfg.vgg_repeats)
             if fast_timer.amp_dtype is None:  # turned off by the accuracy check at this size

@@ -14,6 +14,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("STYLEFLOW_SHARED_DATA", REPO.parent / "shared" / "data"))
 
+# ``precision: auto`` on a CPU with native bfloat16 is decided by timing the backbone; tests (and
+# the Snakemake, SLURM and CLI processes they start, which inherit this environment) must not
+# depend on a timing, least of all those comparing bytes across processes: auto is float32 there
+# (what the timing picks on the Xeon host), and no test reads or writes the user's decision file.
+# tests/test_precision.py unsets both to exercise the timing path with a fake timer.
+os.environ.setdefault("STYLEFLOW_PRECISION_AUTO", "float32")
+os.environ.setdefault("STYLEFLOW_PRECISION_CACHE", "off")
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

@@ -158,12 +158,12 @@ class Stylizer:
         """:attr:`precision_choice` as the image and clip records hold it (``precision_choice``)."""
         return self.precision_choice.as_record() if self.precision_choice else None
 
-    def choose_precision(self, size: tuple[int, int]) -> None:
-        """Resolve ``precision: auto`` for content of ``size`` (H, W) where that takes a timing (a
-        CPU with native bfloat16; once per size bucket and process:
-        :meth:`~styleflow.optim.precision.BackbonePrecision.choose`). :meth:`stylize` calls it
-        with the full size."""
-        self.precision_policy.choose(size)
+    def choose_precision(self) -> None:
+        """Resolve ``precision: auto`` where that takes a timing (a CPU with native bfloat16; one
+        decision per machine, whatever the image size:
+        :meth:`~styleflow.optim.precision.BackbonePrecision.choose`). :meth:`stylize` and
+        :meth:`loss_function` call it."""
+        self.precision_policy.choose()
 
     @property
     def backbone_info(self) -> dict[str, str | None]:
@@ -204,12 +204,12 @@ class Stylizer:
         evaluates (content + style (+ TV), no temporal terms), as a function of the image tensor
         ``x`` (1, 3, H, W) → scalar tensor with its graph (call ``.backward()`` for the gradient).
 
-        Targets are computed once, here, after ``precision: auto`` is resolved for this size
-        (:meth:`choose_precision`) and the mixed-precision check has run, so :attr:`precision`
+        Targets are computed once, here, after ``precision: auto`` is resolved
+        (:meth:`choose_precision`) and the mixed-precision check for this size has run, so :attr:`precision`
         afterwards is what a run at this size uses. For timing an iteration
         (``bench/``) without reaching into the optimiser.
         """
-        self.choose_precision(tuple(content.shape[:2]))  # type: ignore[arg-type]
+        self.choose_precision()
         c = to_tensor(content, self.device)
         targets = self.content_targets(c)
         grams = self.style_targets(tuple(content.shape[:2]))  # type: ignore[arg-type]
@@ -265,7 +265,7 @@ class Stylizer:
         """
         s = self.settings
         start = time.perf_counter()
-        self.choose_precision(tuple(content.shape[:2]))  # type: ignore[arg-type]
+        self.choose_precision()
         budget = s.iterations if iterations is None else iterations
         levels = level_sizes(content.shape[:2], s.coarse_to_fine if coarse_to_fine is None else coarse_to_fine)
         if s.preserve_colors:
