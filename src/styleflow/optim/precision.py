@@ -27,7 +27,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -274,7 +274,7 @@ def _shared_decision(device: torch.device, measure: Measure) -> PrecisionChoice:
             choice = _time_and_decide(measure, path)
             entry = {"chosen": choice.chosen, "seconds_per_pass": choice.seconds_per_pass,
                      "timed_at": list(TIMING_SIZE), "threads": torch.get_num_threads(),
-                     "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                     "when": datetime.now(UTC).isoformat(timespec="seconds")}
             write_json(path, {"version": 1, "decisions": {**decisions, key: entry}})
             return choice
     except OSError:  # no lock or no write in the cache folder: this process's own timing
