@@ -137,7 +137,7 @@ OPTIONS: tuple[Option, ...] = (
        open_choices=True, metavar="SOURCE"),
     _o("pooling", "str", "max", "VGG pooling (Gatys et al. suggest avg for smoother results)", choices=("max", "avg")),
     _o("precision", "str", "auto", "backbone arithmetic; auto: bfloat16 on a GPU that has it natively, and on a CPU "
-       "with native bfloat16 if a short timing at the job's size finds it faster; else float32", choices=PRECISIONS),
+       "with native bfloat16 if a timing (once per machine) finds it faster; else float32", choices=PRECISIONS),
     # ---------------------------------------------------------------- image: optimisation
     _o("optimizer", "str", "lbfgs", "optimiser", choices=("lbfgs", "adam")),
     _o("lr", "float", None, "step size; null: 1 for L-BFGS, 0.02 for Adam", minimum=0, exclusive_minimum=True,

@@ -125,8 +125,8 @@ def merge_records(shots: Sequence[Shot], records: Sequence[Mapping[str, Any]]) -
 
     ``frames``, ``scene_cuts`` and the totals cover the whole clip; ``precision`` is the one every
     shot ran in (``"bfloat16, float32"`` if shots differ: each shot decides at its first frame);
-    ``precision_choice`` is the first shot's (how ``auto`` decided; each shot's is in ``shots``:
-    shots run as separate jobs time afresh); ``shots`` lists each shot's frames, precision,
+    ``precision_choice`` is the first shot's (how ``auto`` decided: one decision per machine, so
+    every shot's, which ``shots`` holds too, chose the same); ``shots`` lists each shot's frames, precision,
     precision choice, iterations and seconds.
 
     Raises:
