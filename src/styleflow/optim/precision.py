@@ -185,7 +185,10 @@ def cache_file() -> Path | None:
         return None
     if value:
         return Path(value).expanduser()
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    try:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    except RuntimeError:  # no home folder to be found: no file
+        return None
     return base / "styleflow" / "precision-auto.json"
 
 
