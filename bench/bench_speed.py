@@ -204,6 +204,7 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
         fast_timer = Stylizer(settings_from(cfg.preset, {**base, "precision": specs["fast"]["options"].get("precision")}),
                               [read_image(style)], device=device)
         vgg_fast = dense_fast = None
+        fast_timer.choose_precision()  # auto on a CPU: the machine's timed decision (the fast run's too)
         if fast_timer.amp_dtype is not None:
             vgg_fast = vgg_iteration_rate(fast_timer, content1, cfg.vgg_repeats)
             if fast_timer.amp_dtype is None:  # turned off by the accuracy check at this size
@@ -381,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone", default="auto", choices=["auto", "vgg19", "vgg16"])
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16", "float16"],
                    help="backbone precision of the fast run (default: the preset's, auto = bfloat16 where the "
-                        "hardware computes it natively); the report run is float32")
+                        "hardware computes it natively and a timing finds it faster); the report run is float32")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: CUDA when present)")
     p.add_argument("--threads", type=int, metavar="N", help="torch threads (default: one per core)")
     p.add_argument("--work", metavar="DIR", help="keep the clip and outputs here (default: a temporary folder)")

@@ -176,6 +176,18 @@ def test_real_run_writes_image_and_complete_sidecar(files, capfd):
     assert record["seconds"] > 0 and record["device"] == "cpu"
     # the preset asks for auto; the record says what ran
     assert record["settings"]["precision"] == "auto" and record["precision"] in ("float32", "bfloat16")
+    choice = record["precision_choice"]  # how auto decided: conftest forces bfloat16 where a timing would
+    import torch
+
+    from styleflow.optim.precision import needs_timing
+
+    assert record["precision"] in (choice["chosen"], "float32")  # the accuracy check may still say float32
+    if needs_timing(torch.device("cpu")):
+        assert choice == {"asked": "auto", "chosen": "bfloat16", "by": "STYLEFLOW_PRECISION_AUTO",
+                          "seconds_per_pass": None, "timed_at": None, "cache": None}
+    else:
+        assert choice == {"asked": "auto", "chosen": "float32", "by": "no native bfloat16",
+                          "seconds_per_pass": None, "timed_at": None, "cache": None}
     assert record["content"] == str(files["content"]) and record["styles"] == [str(files["style"])]
     assert sorted(os.listdir(out.parent)) == ["result.png", "result.png.json"]
 

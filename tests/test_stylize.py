@@ -222,9 +222,16 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     assert Stylizer(settings(precision="auto"), [make_style()], device="cpu").amp_dtype is None
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: True)
-    assert S.auto_precision(cpu) == "bfloat16"
+    assert S.auto_precision(cpu) == "bfloat16"  # the candidate; a timing decides (tests/test_precision.py)
+    monkeypatch.setattr(S, "time_backbone", lambda meter, size: {"float32": 0.2, "bfloat16": 0.1})
+    monkeypatch.delenv(S.FORCE_ENV, raising=False)  # conftest's forced float32: let the (fake) timing decide
+    monkeypatch.setenv(S.CACHE_ENV, "off")
+    S.forget_timings()
     st = Stylizer(settings(precision="auto"), [make_style()], device="cpu")
+    assert st.amp_dtype is None  # float32 until the first run's timing
+    st.choose_precision()
     assert st.amp_dtype == torch.bfloat16 and st.precision == "bfloat16"
+    S.forget_timings()
     assert S.auto_precision(torch.device("meta")) == "float32"
     # the default preset asks for auto; the report protocol is float32 whatever the hardware
     assert settings_from("gatys").precision == "auto" and settings_from("report").precision == "float32"
@@ -285,9 +292,15 @@ def test_auto_precision_falls_back_quietly(monkeypatch, recwarn):
     from styleflow.optim import precision as S
 
     monkeypatch.setattr(S, "native_bfloat16", lambda device: True)
+    monkeypatch.setattr(S, "time_backbone", lambda meter, size: {"float32": 0.2, "bfloat16": 0.1})
     monkeypatch.setattr(S, "PRECISION_MIN_COSINE", 1.0)
+    monkeypatch.delenv(S.FORCE_ENV, raising=False)  # conftest's forced float32: let the (fake) timing decide
+    monkeypatch.setenv(S.CACHE_ENV, "off")
+    S.forget_timings()
     st = Stylizer(settings(iterations=2, precision="auto"), [make_style()], device="cpu")
+    st.choose_precision()
     assert st.precision == "bfloat16"
     st.stylize(make_content())
     assert st.precision == "float32" and "using float32" in st.precision_note
     assert not [w for w in recwarn if "precision" in str(w.message)]
+    S.forget_timings()

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=int, help="frames taken from each training video (default all)")
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints")
     p.add_argument("--precision", default=d.precision, choices=["auto", "float32", "bfloat16"],
-                   help="auto: bfloat16 where the hardware computes it natively")
+                   help="auto: bfloat16 where the hardware computes it natively and a timing finds it faster")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: CUDA when present)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -52,6 +52,37 @@ def inference_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if device.type == "cuda" and auto_precision(device) == "bfloat16" else None
 
 
+def inference_precision(device: torch.device) -> str:
+    """:func:`inference_dtype` by name, as the records hold it: ``bfloat16`` or ``float32``."""
+    return "bfloat16" if inference_dtype(device) else "float32"
+
+
+def network_run_record(model: Model, device: torch.device, rows: Sequence[dict[str, Any]], t_start: float,
+                       fields: dict[str, Any], *, digits: int = 3) -> dict[str, Any]:
+    """The record of a run (or shot) whose frames a network made: the caller's ``fields`` (what
+    differs: styles, settings, the clip's folders ...), with no iterations, the device and
+    inference precision, the training's backbone and seconds, the model, the frames' summed
+    ``seconds`` (``rows``, rounded to ``digits``), the seconds since ``t_start`` and the versions.
+    One implementation for ``styleflow video --model`` (:func:`stylize_frames`) and network-only
+    variants (:func:`network_shot`)."""
+    rec = model.record
+    return {
+        **fields,
+        "style_weights": rec.get("style_weights"),
+        "first_iterations": 0,
+        "iterations": 0,
+        "device": str(device),
+        "precision": inference_precision(device),
+        **(rec.get("backbone") or {}),
+        "model": str(model.path),
+        "training_seconds": rec.get("seconds"),
+        "total_iterations": 0,
+        "seconds_stylising": round(float(sum(r["seconds"] or 0 for r in rows)), digits),
+        "seconds_this_call": round(time.perf_counter() - t_start, 3),
+        "environment": environment(),
+    }
+
+
 def run_batch(model: Model, images: Sequence[np.ndarray], device: torch.device) -> list[np.ndarray]:
     """Stylise same-sized ``(H, W, 3)`` float32 images in one forward pass."""
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous().to(device)
@@ -139,28 +170,16 @@ def stylize_frames(
     rows = [{c: store.record(k).get(c) for c in CSV_COLUMNS} | {"passes": 1} for k in range(1, len(paths) + 1)]
     write_rows(out / "frames.csv", rows, CSV_COLUMNS)
     rec = m.record
-    record = {
+    record = network_run_record(m, dev, rows, t0, {
         "variant": "feedforward",
-        "model": str(m.path),
         "model_record": {k: rec.get(k) for k in ("settings", "styles", "data", "steps_done", "seconds",
                                                    "steps_per_second", "parameters")},
         "styles": [s["path"] for s in rec.get("styles", [])],
-        "style_weights": rec.get("style_weights"),
         "preset": (rec.get("settings") or {}).get("preset"),
         "settings": rec.get("style_settings"),
-        "first_iterations": 0,
-        "iterations": 0,
         "frames": len(paths),
         "frames_dir": str(frames_dir),
-        "device": str(dev),
-        "precision": "bfloat16" if inference_dtype(dev) else "float32",
-        **(rec.get("backbone") or {}),
-        "training_seconds": rec.get("seconds"),
-        "total_iterations": 0,
-        "seconds_stylising": round(float(sum(r["seconds"] or 0 for r in rows)), 4),
-        "seconds_this_call": round(time.perf_counter() - t0, 3),
-        "environment": environment(),
-    }
+    }, digits=4)
     write_json(out / "run.json", record)
     return record
 
@@ -197,7 +216,7 @@ def stylize_file_with_model(
         "output": str(out_path), "content": str(content), "model": str(m.path),
         "styles": [s["path"] for s in rec.get("styles", [])], "style_weights": rec.get("style_weights"),
         "height": img.shape[0], "width": img.shape[1], "device": str(dev),
-        "precision": "bfloat16" if inference_dtype(dev) else "float32",
+        "precision": inference_precision(dev),
         **(rec.get("backbone") or {}),
         "training": {k: rec.get(k) for k in ("settings", "steps_done", "seconds", "parameters")},
         "iterations": 0, "seconds": round(seconds, 4), "environment": environment(),
@@ -221,19 +240,10 @@ def network_shot(clip: Any, styles: Sequence[str | os.PathLike[str]], out: Path,
     stylize_into(model, {k: clip.frame(k) for k in shot.frames}, out, dev, progress=progress, desc=desc,
                  shot_start=shot.first)
     rows = frame_rows([FrameStore(out)], shot.frames)
-    rec = model.record
-    record = {
+    record = network_run_record(model, dev, rows, t_start, {
         "variant": name, "video_settings": video.as_dict(), "preset": preset, "settings": settings.as_dict(),
-        "styles": [str(p) for p in styles], "style_weights": rec.get("style_weights"),
-        "first_iterations": 0, "iterations": 0, "pass_iterations": None, "frames": len(shot),
+        "styles": [str(p) for p in styles], "pass_iterations": None, "frames": len(shot),
         "shot": [shot.first, shot.last], "frames_dir": str(clip.frames), "flow_dir": str(clip.flow),
-        "masks_dir": str(clip.masks), "scene_cuts": cuts, "device": str(dev),
-        "precision": "bfloat16" if inference_dtype(dev) else "float32",
-        **(rec.get("backbone") or {}), "seed": seed,
-        "model": str(model.path), "training_seconds": rec.get("seconds"),
-        "total_iterations": 0,
-        "seconds_stylising": round(float(sum(r["seconds"] for r in rows)), 3),
-        "seconds_this_call": round(time.perf_counter() - t_start, 3),
-        "environment": environment(),
-    }
+        "masks_dir": str(clip.masks), "scene_cuts": cuts, "seed": seed,
+    })
     return record, rows

@@ -227,6 +227,7 @@ def train(
         elif progress:
             print(f"{out}: the checkpoint in {work} was made with other settings; starting afresh")
 
+    stylizer.choose_precision()  # auto on a CPU with native bfloat16: the machine's timed decision
     loss = PerceptualLoss(stylizer, s.size)
     # The backbone runs in the stylizer's precision (bfloat16 where native). The network itself
     # runs in bfloat16 only on CUDA: on the CPU its small-channel convolutions and instance norms
@@ -284,6 +285,7 @@ def train(
         "style_weights": stylizer.style_weights,
         "style_settings": stylizer.settings.as_dict(),
         "precision": stylizer.precision,
+        "precision_choice": stylizer.precision_record,
         "device": str(dev),
         "parameters": parameter_count(net),
         "steps_done": s.steps,

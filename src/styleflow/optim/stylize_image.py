@@ -87,6 +87,7 @@ def stylize_file(
         "width": content_img.shape[1],
         "device": str(stylizer.device),
         "precision": stylizer.precision,  # what the backbone ran in (settings.precision may say auto)
+        "precision_choice": stylizer.precision_record,  # how auto decided (and its timings)
         **stylizer.backbone_info,
         "settings": settings.as_dict(),
         "losses": result.losses,

@@ -126,10 +126,8 @@ class Stylizer:
         self.model = self.meter.model
         self.styles = self.meter.styles
         self.style_weights = self.meter.style_weights
-        self.meter.amp_dtype = _precision.amp_dtype(settings.precision, self.device)
-        self._precision_checked: set[tuple[int, int]] = set()
-        #: why mixed precision was turned off (None: it was not)
-        self.precision_note: str | None = None
+        #: the backbone's precision: choice, accuracy check, fallback (sets ``meter.amp_dtype``)
+        self.precision_policy = _precision.BackbonePrecision(settings.precision, self.device, self.meter)
 
     @property
     def amp_dtype(self) -> torch.dtype | None:
@@ -144,6 +142,28 @@ class Stylizer:
     def precision(self) -> str:
         """The precision the backbone actually runs in (``float32`` after a failed check)."""
         return _precision.precision_name(self.amp_dtype)
+
+    @property
+    def precision_choice(self) -> _precision.PrecisionChoice | None:
+        """What the ``precision`` setting resolved to (None: ``auto`` waits for a size to time at)."""
+        return self.precision_policy.choice
+
+    @property
+    def precision_note(self) -> str | None:
+        """Why mixed precision was turned off (None: it was not)."""
+        return self.precision_policy.note
+
+    @property
+    def precision_record(self) -> dict[str, object] | None:
+        """:attr:`precision_choice` as the image and clip records hold it (``precision_choice``)."""
+        return self.precision_choice.as_record() if self.precision_choice else None
+
+    def choose_precision(self) -> None:
+        """Resolve ``precision: auto`` where that takes a timing (a CPU with native bfloat16; one
+        decision per machine, whatever the image size:
+        :meth:`~styleflow.optim.precision.BackbonePrecision.choose`). :meth:`stylize` and
+        :meth:`loss_function` call it."""
+        self.precision_policy.choose()
 
     @property
     def backbone_info(self) -> dict[str, str | None]:
@@ -184,10 +204,12 @@ class Stylizer:
         evaluates (content + style (+ TV), no temporal terms), as a function of the image tensor
         ``x`` (1, 3, H, W) → scalar tensor with its graph (call ``.backward()`` for the gradient).
 
-        Targets are computed once, here, and the mixed-precision check for this size runs first,
-        so :attr:`precision` afterwards is what a run at this size uses. For timing an iteration
+        Targets are computed once, here, after ``precision: auto`` is resolved
+        (:meth:`choose_precision`) and the mixed-precision check for this size has run, so :attr:`precision`
+        afterwards is what a run at this size uses. For timing an iteration
         (``bench/``) without reaching into the optimiser.
         """
+        self.choose_precision()
         c = to_tensor(content, self.device)
         targets = self.content_targets(c)
         grams = self.style_targets(tuple(content.shape[:2]))  # type: ignore[arg-type]
@@ -202,32 +224,16 @@ class Stylizer:
         terms: list[tuple[torch.Tensor, torch.Tensor, float]],
     ) -> None:
         """Once per image size: keep mixed precision only if loss and gradient at ``x`` agree with
-        float32's (:func:`styleflow.optim.precision.agrees_with_float32`); else fall back to
+        float32's (:meth:`styleflow.optim.precision.BackbonePrecision.check`); else fall back to
         float32 for good."""
-        size = tuple(x.shape[-2:])
-        if self.amp_dtype is None or size in self._precision_checked:
-            return
-        self._precision_checked.add(size)  # type: ignore[arg-type]
-        low_dtype = self.amp_dtype
-        results = []
-        for dtype in (None, low_dtype):
-            probe = x.detach().clone().requires_grad_(True)
-            self.amp_dtype = dtype
-            try:
-                total, _ = self._losses(probe, content_targets, grams, terms)
-                total.backward()
-            finally:
-                self.amp_dtype = low_dtype
-            results.append((float(total.detach()), probe.grad.flatten()))  # type: ignore[union-attr]
-        ok, rel, cos = _precision.agrees_with_float32(results[0], results[1])
-        if not ok:
-            self.precision_note = (f"precision {self.precision}: loss off by {rel:.2%}, gradient cosine {cos:.4f} "
-                                   f"against float32 at {size[1]}x{size[0]}; using float32")
-            if self.settings.precision != "auto":  # asked for explicitly: say so (auto: the records say float32)
-                import warnings
 
-                warnings.warn(self.precision_note, stacklevel=2)
-            self.amp_dtype = None
+        def evaluate() -> tuple[float, torch.Tensor]:
+            probe = x.detach().clone().requires_grad_(True)
+            total, _ = self._losses(probe, content_targets, grams, terms)
+            total.backward()
+            return float(total.detach()), probe.grad.flatten()  # type: ignore[union-attr]
+
+        self.precision_policy.check(tuple(x.shape[-2:]), evaluate)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ optimisation
     def stylize(
@@ -259,6 +265,7 @@ class Stylizer:
         """
         s = self.settings
         start = time.perf_counter()
+        self.choose_precision()
         budget = s.iterations if iterations is None else iterations
         levels = level_sizes(content.shape[:2], s.coarse_to_fine if coarse_to_fine is None else coarse_to_fine)
         if s.preserve_colors:

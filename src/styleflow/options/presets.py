@@ -4,7 +4,8 @@ registry's defaults (:mod:`styleflow.options.registry`), which are the default p
 * ``gatys`` (default): Gatys et al.'s layers — content ``relu4_2``; style ``relu1_1 … relu5_1``
   weighted equally — L-BFGS with the image kept in [0, 1], from the content recoloured to the
   style's palette, stopping when the loss stops improving (coarse-to-fine is an option), the
-  backbone in bfloat16 where the hardware computes it natively (``precision: auto``). It is the
+  backbone in bfloat16 where the hardware computes it natively and faster (``precision: auto``,
+  :func:`styleflow.optim.precision.choose_auto`). It is the
   registry's defaults, so ``StyleSettings()`` and ``settings_from("gatys")`` are the same.
 * ``report``: the source report's setting, i.e. the PyTorch neural-style tutorial — content
   ``conv2_2`` (the tutorial's "conv_4"), style ``conv1_1, conv1_2, conv2_1, conv2_2, conv3_1``

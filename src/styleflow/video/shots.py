@@ -125,7 +125,9 @@ def merge_records(shots: Sequence[Shot], records: Sequence[Mapping[str, Any]]) -
 
     ``frames``, ``scene_cuts`` and the totals cover the whole clip; ``precision`` is the one every
     shot ran in (``"bfloat16, float32"`` if shots differ: each shot decides at its first frame);
-    ``shots`` lists each shot's frames, precision, iterations and seconds.
+    ``precision_choice`` is the first shot's (how ``auto`` decided: one decision per machine, so
+    every shot's, which ``shots`` holds too, chose the same); ``shots`` lists each shot's frames, precision,
+    precision choice, iterations and seconds.
 
     Raises:
         StyleflowError: the shots were stylised with different settings, or do not tile the clip.
@@ -151,8 +153,8 @@ def merge_records(shots: Sequence[Shot], records: Sequence[Mapping[str, Any]]) -
     run["total_iterations"] = int(run["total_iterations"])
     run["precision"] = ", ".join(sorted({str(r.get("precision")) for r in records}))
     run["shots"] = [
-        {"frames": [s.first, s.last], "precision": r.get("precision"), "iterations": r.get("total_iterations"),
-         "seconds": r.get("seconds_stylising")}
+        {"frames": [s.first, s.last], "precision": r.get("precision"), "precision_choice": r.get("precision_choice"),
+         "iterations": r.get("total_iterations"), "seconds": r.get("seconds_stylising")}
         for s, r in zip(shots, records)
     ]
     return run

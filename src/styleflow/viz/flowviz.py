@@ -8,8 +8,8 @@ given ``max_flow``); zero motion is white. The wheel is the 55-colour Middlebury
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -21,29 +21,20 @@ from styleflow.io.images import to_uint8
 from styleflow.io.layout import ClipPaths, list_frames
 from styleflow.motion.warp import warp
 
+#: The wheel's segments: (colours, channel held at 255, channel ramped, ramp rising) — red→yellow
+#: (R full, G up), yellow→green (G full, R down), green→cyan, cyan→blue, blue→magenta, magenta→red.
+_SEGMENTS = ((15, 0, 1, True), (6, 1, 0, False), (4, 1, 2, True), (11, 2, 1, False), (13, 2, 0, True), (6, 0, 2, False))
+
 
 def make_colorwheel() -> np.ndarray:
     """The Middlebury wheel: ``(55, 3)`` float32 RGB in [0, 255]."""
-    ry, yg, gc, cb, bm, mr = 15, 6, 4, 11, 13, 6
-    wheel = np.zeros((ry + yg + gc + cb + bm + mr, 3), np.float32)
+    wheel = np.zeros((sum(n for n, *_ in _SEGMENTS), 3), np.float32)
     col = 0
-    wheel[col:col + ry, 0] = 255
-    wheel[col:col + ry, 1] = np.floor(255 * np.arange(ry) / ry)
-    col += ry
-    wheel[col:col + yg, 0] = 255 - np.floor(255 * np.arange(yg) / yg)
-    wheel[col:col + yg, 1] = 255
-    col += yg
-    wheel[col:col + gc, 1] = 255
-    wheel[col:col + gc, 2] = np.floor(255 * np.arange(gc) / gc)
-    col += gc
-    wheel[col:col + cb, 1] = 255 - np.floor(255 * np.arange(cb) / cb)
-    wheel[col:col + cb, 2] = 255
-    col += cb
-    wheel[col:col + bm, 2] = 255
-    wheel[col:col + bm, 0] = np.floor(255 * np.arange(bm) / bm)
-    col += bm
-    wheel[col:col + mr, 2] = 255 - np.floor(255 * np.arange(mr) / mr)
-    wheel[col:col + mr, 0] = 255
+    for n, full, ramped, rising in _SEGMENTS:
+        ramp = np.floor(255 * np.arange(n) / n)
+        wheel[col:col + n, full] = 255
+        wheel[col:col + n, ramped] = ramp if rising else 255 - ramp
+        col += n
     return wheel
 
 
@@ -91,70 +82,82 @@ def _fps(frames_dir: Path, fps: float | None) -> float:
         raise StyleflowError(f"{exc}; or give the fps explicitly") from None
 
 
-def render_flow_video(
-    frames_dir: str | os.PathLike[str],
-    flow_dir: str | os.PathLike[str],
-    out_mp4: str | os.PathLike[str],
-    fps: float | None = None,
-    progress: bool = False,
-) -> None:
+#: A file or folder name.
+PathLike = str | os.PathLike[str]
+
+#: What a pair video draws for pair ``k → k+1``: (clip, frame files) → (k → (uint8 image, label)).
+PairRenderer = Callable[[ClipPaths, list[Path]], Callable[[int], tuple[np.ndarray, str]]]
+
+
+def _render_pair_video(frames_dir: PathLike, flow_dir: PathLike, out_mp4: PathLike, fps: float | None,
+                       progress: bool, what: str, renderer: PairRenderer) -> None:
+    """Encode one ``(H, W, 3)`` uint8 image per pair ``k → k+1`` (k = 1 … n−1) of the clip in
+    ``frames_dir`` (flows in ``flow_dir``) into ``out_mp4`` at ``fps`` (default ``meta.json``'s);
+    ``what`` names the video's purpose in the one-frame error."""
+    frames_dir, flow_dir = Path(frames_dir), Path(flow_dir)
+    fps = _fps(frames_dir, fps)
+    paths = list_frames(frames_dir)
+    if len(paths) < 2:
+        raise StyleflowError(f"{frames_dir}: only one frame; nothing to {what}")
+    draw = renderer(ClipPaths(frames_dir, flow_dir, flow_dir), paths)
+
+    def images() -> Iterator[tuple[np.ndarray, str]]:
+        for k in range(1, len(paths)):
+            yield draw(k)
+
+    encode_arrays(images(), out_mp4, fps, progress=progress, total=len(paths) - 1)
+
+
+def _flow_colours(clip: ClipPaths, paths: list[Path]) -> Callable[[int], tuple[np.ndarray, str]]:
+    """Pair ``k`` → the colour-coded ``forward(k, k+1)``, on the clip's one saturation scale."""
+    scale = 0.0
+    for k in range(1, len(paths)):
+        f = read_flow(clip.forward(k, k + 1))
+        mag = np.sqrt((np.nan_to_num(f) ** 2).sum(-1))
+        scale = max(scale, float(np.percentile(mag, 99)))
+
+    def draw(k: int) -> tuple[np.ndarray, str]:
+        path = clip.forward(k, k + 1)
+        return flow_to_color(read_flow(path), max_flow=scale or 1.0), str(path)
+
+    return draw
+
+
+def _warped_frames(clip: ClipPaths, paths: list[Path]) -> Callable[[int], tuple[np.ndarray, str]]:
+    """Pair ``k`` → frame ``k`` warped by ``backward(k+1, k)``, black where its source is outside."""
+    frames = FrameCache(paths, keep=2)
+
+    def draw(k: int) -> tuple[np.ndarray, str]:
+        path = clip.backward(k + 1, k)
+        flow = read_flow(path)
+        img = frames(k)
+        if flow.shape[:2] != img.shape[:2]:
+            raise StyleflowError(
+                f"{path}: flow is {flow.shape[1]}x{flow.shape[0]} but the frames are "
+                f"{img.shape[1]}x{img.shape[0]}; recompute the flows for these frames"
+            )
+        warped, inside = warp(img, flow)
+        warped[~inside] = 0.0
+        return to_uint8(warped), str(path)
+
+    return draw
+
+
+def render_flow_video(frames_dir: PathLike, flow_dir: PathLike, out_mp4: PathLike, fps: float | None = None,
+                      progress: bool = False) -> None:
     """Middlebury colour-wheel video of the forward flows ``k → k+1``.
 
     One saturation scale for the whole clip (the largest 99th-percentile magnitude over all pairs),
     so colours are comparable between frames. ``fps`` defaults to ``frames_dir/meta.json``'s.
     """
-    frames_dir, flow_dir = Path(frames_dir), Path(flow_dir)
-    fps = _fps(frames_dir, fps)
-    n = len(list_frames(frames_dir))
-    clip = ClipPaths(frames_dir, flow_dir, flow_dir)
-    if n < 2:
-        raise StyleflowError(f"{frames_dir}: only one frame; nothing to visualise")
-    scale = 0.0
-    for k in range(1, n):
-        f = read_flow(clip.forward(k, k + 1))
-        mag = np.sqrt((np.nan_to_num(f) ** 2).sum(-1))
-        scale = max(scale, float(np.percentile(mag, 99)))
-
-    def images() -> Iterator[tuple[np.ndarray, str]]:
-        for k in range(1, n):
-            path = clip.forward(k, k + 1)
-            yield flow_to_color(read_flow(path), max_flow=scale or 1.0), str(path)
-
-    encode_arrays(images(), out_mp4, fps, progress=progress, total=n - 1)
+    _render_pair_video(frames_dir, flow_dir, out_mp4, fps, progress, "visualise", _flow_colours)
 
 
-def render_warped_video(
-    frames_dir: str | os.PathLike[str],
-    flow_dir: str | os.PathLike[str],
-    out_mp4: str | os.PathLike[str],
-    fps: float | None = None,
-    progress: bool = False,
-) -> None:
+def render_warped_video(frames_dir: PathLike, flow_dir: PathLike, out_mp4: PathLike, fps: float | None = None,
+                        progress: bool = False) -> None:
     """Video of frame ``k`` warped onto frame ``k+1``'s grid by ``backward(k+1, k)``, for every k.
 
     Where the flow is right the video looks like frames 2..n; where it fails it tears, smears or
     ghosts. Pixels whose source falls outside frame k are black.
     """
-    frames_dir, flow_dir = Path(frames_dir), Path(flow_dir)
-    fps = _fps(frames_dir, fps)
-    paths = list_frames(frames_dir)
-    if len(paths) < 2:
-        raise StyleflowError(f"{frames_dir}: only one frame; nothing to warp")
-    clip = ClipPaths(frames_dir, flow_dir, flow_dir)
-    frames = FrameCache(paths, keep=2)
-
-    def images() -> Iterator[tuple[np.ndarray, str]]:
-        for k in range(1, len(paths)):
-            path = clip.backward(k + 1, k)
-            flow = read_flow(path)
-            img = frames(k)
-            if flow.shape[:2] != img.shape[:2]:
-                raise StyleflowError(
-                    f"{path}: flow is {flow.shape[1]}x{flow.shape[0]} but the frames are "
-                    f"{img.shape[1]}x{img.shape[0]}; recompute the flows for these frames"
-                )
-            warped, inside = warp(img, flow)
-            warped[~inside] = 0.0
-            yield to_uint8(warped), str(path)
-
-    encode_arrays(images(), out_mp4, fps, progress=progress, total=len(paths) - 1)
+    _render_pair_video(frames_dir, flow_dir, out_mp4, fps, progress, "warp", _warped_frames)
