@@ -83,14 +83,6 @@ def auto_precision(device: torch.device) -> str:
 #: machine is a few per cent).
 BF16_MIN_SPEEDUP = 1.05
 
-
-# ---------------------------------------------------------------------- precision: auto by timing
-
-#: ``auto`` on a CPU keeps bfloat16 only if a backbone pass in it is at least this many times
-#: faster than in float32: a tie goes to float32, the more accurate (and timing noise on a busy
-#: machine is a few per cent).
-BF16_MIN_SPEEDUP = 1.05
-
 #: The (H, W) every timing runs at, whatever the job's size: a fixed 128x192 (2:3 landscape).
 #: Fixed, not the job's size or aspect ratio, so that every job on a machine asks the same
 #: question and one decision serves them all: timed at the job's own size, tiny (test) sizes gave
