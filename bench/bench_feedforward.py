@@ -52,7 +52,6 @@ def _frames_csv_seconds(run_dir: Path) -> list[float]:
         return [float(r["seconds"]) for r in csv.DictReader(f)]
 
 
-
 TRACE_AT = (1, 10, 25, 50, 75, 100, 150, 200, 300)
 
 

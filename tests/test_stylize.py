@@ -224,7 +224,7 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: True)
     assert S.auto_precision(cpu) == "bfloat16"  # the candidate; a timing decides (tests/test_precision.py)
     monkeypatch.setattr(S, "time_backbone", lambda meter, size: {"float32": 0.2, "bfloat16": 0.1})
-    monkeypatch.delenv(S.FORCE_ENV, raising=False)  # conftest's forced float32: let the (fake) timing decide
+    monkeypatch.delenv(S.FORCE_ENV, raising=False)  # conftest's forced bfloat16: let the (fake) timing decide
     monkeypatch.setenv(S.CACHE_ENV, "off")
     S.forget_timings()
     st = Stylizer(settings(precision="auto"), [make_style()], device="cpu")
@@ -294,7 +294,7 @@ def test_auto_precision_falls_back_quietly(monkeypatch, recwarn):
     monkeypatch.setattr(S, "native_bfloat16", lambda device: True)
     monkeypatch.setattr(S, "time_backbone", lambda meter, size: {"float32": 0.2, "bfloat16": 0.1})
     monkeypatch.setattr(S, "PRECISION_MIN_COSINE", 1.0)
-    monkeypatch.delenv(S.FORCE_ENV, raising=False)  # conftest's forced float32: let the (fake) timing decide
+    monkeypatch.delenv(S.FORCE_ENV, raising=False)  # conftest's forced bfloat16: let the (fake) timing decide
     monkeypatch.setenv(S.CACHE_ENV, "off")
     S.forget_timings()
     st = Stylizer(settings(iterations=2, precision="auto"), [make_style()], device="cpu")
