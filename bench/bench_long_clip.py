@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from styleflow.eval.drift import delta_e, region_colours, static_mask, tenths
+from styleflow.eval.drift import region_colours, static_drift, static_mask, tenths
 from styleflow.eval.metrics import read_clip_flows, rows_to_csv, score_clip
 from styleflow.io.atomic import atomic_path, write_text
 from styleflow.io.images import read_image
@@ -90,14 +90,14 @@ def measure(record: dict[str, Any], style: np.ndarray, static_px: float) -> dict
     style_loss = [r["style_loss"] for r in rows]
     s_first, s_last = tenths(style_loss)
     c_first, c_last = tenths(colours)
-    i_first, i_last = tenths(input_colours)
+    drift = static_drift(outputs, inputs, [f for f, _ in flows], static_px, static=static)  # the table's columns
     return {
         "rows": rows,
         "warp_error": summary["warp_error"],
         "style_first": float(s_first), "style_last": float(s_last), "style_ratio": float(s_last / s_first),
-        "static_fraction": float(static.mean()),
-        "drift_de": delta_e(c_first, c_last), "drift_rgb": float(np.linalg.norm(c_last - c_first) * 255),
-        "input_drift_de": delta_e(i_first, i_last),
+        "static_fraction": drift["static_fraction"],
+        "drift_de": drift["drift_de"], "drift_rgb": float(np.linalg.norm(c_last - c_first) * 255),
+        "input_drift_de": drift["drift_de_input"],
         "static_first": c_first.tolist(), "static_last": c_last.tolist(),
         "seconds": float(record.get("seconds_stylising", float("nan"))),
         "iterations": int(record.get("total_iterations", 0)),

@@ -2,6 +2,7 @@
 #
 #   results/runs/{video}/{style}/h{res}/{budget}/{variant}/metrics.csv, metrics.json   per run
 #   results/ablation.csv, ablation.md, ablation.html                                   all runs
+#   results/ablation_grid.csv, .md, .html; results/plots/grid/tradeoff.{png,svg}        over the grid
 #   results/plots/{video}/{style}/h{res}/{warp_error,tradeoff,seconds}.{png,svg}        per group
 #   results/sidebyside/{video}/{style}/h{res}/{budget}.mp4, .html                       per group and budget
 #
@@ -38,6 +39,9 @@ rule metrics:
         key=run_key,
         style_weights=style_weights,
         flow_method=FLOW,
+        flow_params=config["flow"]["params"],
+        long_offsets=metrics_config("long_term_offsets", [10]),
+        static_px=metrics_config("static_px", 0.5),
         losses=METRIC_LOSSES,
     script:
         "../scripts/metrics.py"
@@ -46,6 +50,7 @@ rule metrics:
 rule ablation:
     input:
         summaries=all_metrics,
+        frames=all_metric_frames,
     output:
         csv=report(
             "results/ablation.csv",
@@ -62,6 +67,27 @@ rule ablation:
             subcategory="Ablation table",
             labels={"file": "ablation table"},
         ),
+        grid_csv="results/ablation_grid.csv",
+        grid_md="results/ablation_grid.md",
+        grid_html=report(
+            "results/ablation_grid.html",
+            caption="../report/ablation_grid.rst",
+            category="Comparison",
+            subcategory="Ablation table",
+            labels={"file": "ablation across the grid"},
+        ),
+        grid_plot=report(
+            f"{GRID_PLOT}.png",
+            caption="../report/plot_grid_tradeoff.rst",
+            category="Comparison",
+            subcategory="Ablation table",
+            labels={"file": "trade-off across the grid"},
+        ),
+        grid_svg=f"{GRID_PLOT}.svg",
+    params:
+        reference=metrics_config("reference", "noInit"),
+        bootstrap=metrics_config("bootstrap", {}),
+        by_resolution=metrics_config("grid_by_resolution", False),
     log:
         "logs/ablation.log",
     conda:
@@ -108,6 +134,8 @@ rule plots:
     resources:
         runtime=job_minutes("small"),
         mem_mb=job_mem_mb("small"),
+    params:
+        bootstrap=metrics_config("bootstrap", {}),
     script:
         "../scripts/plots.py"
 

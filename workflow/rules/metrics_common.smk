@@ -5,6 +5,12 @@ from styleflow.eval.metrics import METRIC_LOSSES
 PLOTS = "results/plots/{video}/{style}/h{res}"
 SIDEBYSIDE = "results/sidebyside/{video}/{style}/h{res}/{budget}"
 PLOT_NAMES = ("warp_error", "tradeoff", "seconds")
+GRID_PLOT = "results/plots/grid/tradeoff"
+
+
+def metrics_config(key, default=None):
+    """A key of the config's `metrics:` section (schema defaults when absent)."""
+    return (config.get("metrics") or {}).get(key, default)
 
 
 def group_runs(wildcards, keys=("video", "style", "res")):
@@ -24,6 +30,11 @@ def run_key(wildcards):
 
 def all_metrics(wildcards):
     return [os.path.join(RUN.format(**r), "metrics.json") for r in grid_runs()]
+
+
+def all_metric_frames(wildcards):
+    """Every run's per-frame metrics, in the order of all_metrics."""
+    return [os.path.join(RUN.format(**r), "metrics.csv") for r in grid_runs()]
 
 
 def plot_inputs(wildcards):
@@ -56,6 +67,8 @@ def comparison_targets():
     budgets = sorted({(r["video"], r["style"], r["res"], r["budget"]) for r in runs})
     return (
         [f"results/ablation.{ext}" for ext in ("csv", "md", "html")]
+        + [f"results/ablation_grid.{ext}" for ext in ("csv", "md", "html")]
+        + [f"{GRID_PLOT}.{ext}" for ext in ("png", "svg")]
         + [
             os.path.join(PLOTS.format(video=v, style=s, res=res), f"{name}.{ext}")
             for v, s, res in groups

@@ -22,5 +22,8 @@ row = score_run(
     frames_dir=snakemake.input.frames,
     out_csv=snakemake.output.frames,
     out_json=snakemake.output.summary,
+    flow_params=snakemake.params.flow_params,
+    long_offsets=snakemake.params.long_offsets,
+    static_px=snakemake.params.static_px,
 )
 print(row)

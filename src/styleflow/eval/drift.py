@@ -4,10 +4,10 @@
   below ``threshold`` pixels in every consecutive pair;
 * :func:`region_colours`: the mean RGB colour of a region in every frame;
 * :func:`delta_e`: CIE76 colour difference of two mean colours (CIELAB, D65);
-* :func:`tenths`: the mean of the first and of the last tenth of a per-frame series.
-
-The benchmark ``bench/bench_long_clip.py`` combines them with the fixed-backbone style loss of
-:class:`styleflow.eval.metrics.LossMeter` (docs/long-clips.md).
+* :func:`tenths`: the mean of the first and of the last tenth of a per-frame series;
+* :func:`static_drift`: all of it for one clip — the ablation table's ``drift_de`` and
+  ``drift_de_input`` columns, and what the long-clip benchmark ``bench/bench_long_clip.py``
+  reports beside the fixed-backbone style loss (docs/long-clips.md).
 """
 
 from __future__ import annotations
@@ -77,3 +77,36 @@ def tenths(values: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray
         raise StyleflowError(f"first/last tenth: a series of at least two frames is needed, got {len(v)}")
     n = max(1, int(math.floor(len(v) / 10)))
     return np.nanmean(v[:n], axis=0), np.nanmean(v[-n:], axis=0)
+
+
+def static_drift(
+    outputs: Sequence[np.ndarray], inputs: Sequence[np.ndarray], forward_flows: Sequence[np.ndarray],
+    threshold: float = 0.5,
+    static: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Static-region colour drift of a stylised clip, beside the input clip's own.
+
+    Args:
+        outputs, inputs: ``(H, W, 3)`` float RGB frames in [0, 1], same count and size.
+        forward_flows: the input clip's consecutive forward flows (``n − 1`` of them), pixels.
+        threshold: largest per-pair motion (pixels) of a static pixel (:func:`static_mask`).
+        static: an ``(H, W)`` bool static mask to use instead of the one of ``forward_flows``
+            (the long-clip benchmark takes it over the whole clip while a run is still going).
+
+    Returns:
+        ``drift_de``: CIE76 ΔE between the mean colour of the static pixels in the first and in
+        the last tenth of the output frames (:func:`tenths`); ``drift_de_input``: the same on the
+        input frames (what the footage itself does: exposure, light); ``static_fraction``: the
+        share of pixels that are static. The ΔEs are NaN when no pixel is static (a pan, a zoom).
+    """
+    if len(outputs) != len(inputs) or len(forward_flows) != len(outputs) - 1:
+        raise StyleflowError(f"static drift: {len(outputs)} output frames, {len(inputs)} input frames and "
+                             f"{len(forward_flows)} flows; expected n, n and n − 1")
+    if static is None:
+        static = static_mask(forward_flows, threshold)
+    if not static.any():
+        return {"drift_de": math.nan, "drift_de_input": math.nan, "static_fraction": 0.0}
+    out_first, out_last = tenths(region_colours(outputs, static))
+    in_first, in_last = tenths(region_colours(inputs, static))
+    return {"drift_de": delta_e(out_first, out_last), "drift_de_input": delta_e(in_first, in_last),
+            "static_fraction": float(static.mean())}

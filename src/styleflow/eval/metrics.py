@@ -33,6 +33,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from styleflow.errors import StyleflowError
+from styleflow.eval.drift import static_drift
 from styleflow.eval.warping import clip_flows, nanmean, warp_error_pair, warping_errors
 from styleflow.io.images import read_image, resize
 from styleflow.io.layout import FRAME_PATTERN, ClipPaths, list_frames
@@ -41,7 +42,7 @@ from styleflow.loss.meter import LossMeter
 __all__ = [  # the warping error lives in styleflow.eval.warping; its names are re-exported here
     "METRIC_COLUMNS", "METRIC_LOSSES", "LossMeter", "clean", "clip_flows", "match_sizes", "merge_run_record",
     "meter_info", "metric_meter", "nanmean", "read_clip", "read_clip_flows", "read_video", "rows_to_csv",
-    "score_clip", "score_run", "warp_error_pair", "warping_errors",
+    "score_clip", "score_run", "warp_error_pair", "warping_errors", "long_term_column", "metric_columns",
 ]
 
 #: The fixed measuring stick for content and style losses (recorded with every result).
@@ -59,6 +60,22 @@ METRIC_COLUMNS = (
     "frame", "warp_error", "warp_mask", "content_loss", "style_loss",
     "temporal_loss", "iterations", "seconds",
 )
+
+#: The protocol of the ``warp_error`` column (``warp_error_lai`` is Lai et al.'s, warping.PROTOCOLS).
+WARP_PROTOCOL = "reference"
+
+
+def long_term_column(k: int) -> str:
+    """Column of the warping error between frames t and t + k (per frame: on row t + k)."""
+    return f"warp_error_k{int(k)}"
+
+
+def metric_columns(long_offsets: Sequence[int] = (), png: bool = False) -> tuple[str, ...]:
+    """Columns of a per-frame metrics CSV: :data:`METRIC_COLUMNS`, Lai et al.'s error and mask,
+    the long-term errors, and ``warp_error_png`` when the lossless frames were scored."""
+    return (*METRIC_COLUMNS, "warp_error_lai", "warp_mask_lai", *(long_term_column(k) for k in long_offsets),
+            *(("warp_error_png",) if png else ()))
+
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".gif"}
 
@@ -115,12 +132,31 @@ def match_sizes(outputs: Sequence[np.ndarray], inputs: Sequence[np.ndarray]) -> 
     return [resize(f, size) if f.shape[:2] != size else f for f in inputs]
 
 
-def read_clip_flows(flow_dir: str | os.PathLike[str], n: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The pipeline's own flows of a prepared clip (offset 1), for frames 1..n."""
+def read_clip_flows(flow_dir: str | os.PathLike[str], n: int, offset: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The pipeline's own flows of a prepared clip, pairs (k, k + offset) for frames 1..n."""
     from styleflow.io.flo import read_flow
 
     clip = ClipPaths(Path(os.devnull), Path(flow_dir), Path(os.devnull))
-    return [(read_flow(clip.forward(k, k + 1)), read_flow(clip.backward(k + 1, k))) for k in range(1, n)]
+    return [(read_flow(clip.forward(k, k + offset)), read_flow(clip.backward(k + offset, k)))
+            for k in range(1, n - offset + 1)]
+
+
+def long_term_flows(
+    inputs: Sequence[np.ndarray], offset: int, flow_dir: str | os.PathLike[str] | None = None,
+    method: str = "dis", params: Mapping[str, Any] | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Flows between input frames t and t + offset, computed directly (not composed from the
+    consecutive flows, whose errors and occlusions add up over k steps): the pipeline's own files
+    when its flow stage wrote that offset (``flow: offsets``), else estimated here with the same
+    method on ``inputs`` (already at the outputs' size)."""
+    n = len(inputs)
+    if n <= offset:
+        return []
+    if flow_dir is not None:
+        clip = ClipPaths(Path(os.devnull), Path(flow_dir), Path(os.devnull))
+        if clip.forward(1, 1 + offset).is_file():
+            return read_clip_flows(flow_dir, n, offset)
+    return clip_flows(inputs, method, params, offset=offset)
 
 
 # ---------------------------------------------------------------- fixed-backbone losses
@@ -164,6 +200,9 @@ def score_clip(
     flow_params: Mapping[str, Any] | None = None,
     losses: bool = True,
     device: str = "cpu",
+    long_offsets: Sequence[int] = (),
+    long_flows: Mapping[int, Sequence[tuple[np.ndarray, np.ndarray]]] | None = None,
+    static_px: float = 0.5,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Per-frame metrics of a stylised clip against its input clip, and the clip's summary.
 
@@ -174,10 +213,16 @@ def score_clip(
         flows: the input clip's flows (:func:`clip_flows` layout) at the outputs' size; computed
             with ``flow_method``/``flow_params`` when not given.
         losses: measure content/style losses (loads the fixed backbone).
+        long_offsets: offsets k of the long-term warping error (``warp_error_k{k}``, on row t + k;
+            empty for a clip of k frames or fewer).
+        long_flows: ``{k: flows}`` of the input frames t → t + k (:func:`long_term_flows`);
+            computed with ``flow_method`` when missing.
+        static_px: motion threshold (pixels) of the static region of the colour drift.
 
     Returns:
-        ``(rows, summary)``: rows with :data:`METRIC_COLUMNS` (the run's own columns —
-        temporal loss, iterations, seconds — left empty), and the means.
+        ``(rows, summary)``: rows with :func:`metric_columns` (the run's own columns —
+        temporal loss, iterations, seconds — left empty), and the means, the colour drift
+        (``drift_de``, ``drift_de_input``, ``static_fraction``) and ``warp_protocol``.
     """
     if not outputs:
         raise StyleflowError("metrics: the stylised clip has no frames")
@@ -195,13 +240,25 @@ def score_clip(
             f"{outputs[0].shape[1]}x{outputs[0].shape[0]}; compute the flow at the stylised frames' size"
         )
     pairs = warping_errors(outputs, flows)
+    lai = warping_errors(outputs, flows, protocol="lai")
+    long_flows = dict(long_flows or {})
+    long_pairs = {}
+    for d in long_offsets:
+        fl = long_flows.get(d)
+        if fl is None:
+            fl = long_term_flows(inputs, d, method=flow_method, params=flow_params)
+        long_pairs[d] = warping_errors(outputs, fl, offset=d)
     meter = metric_meter(styles, style_weights, device=device) if losses else None
     rows: list[dict[str, Any]] = []
+    nan = float("nan")
     for k, out in enumerate(outputs):
-        c, s = meter(out, inputs[k]) if meter else (float("nan"), float("nan"))
-        e, m = pairs[k - 1] if k > 0 else (float("nan"), float("nan"))
+        c, s = meter(out, inputs[k]) if meter else (nan, nan)
+        e, m = pairs[k - 1] if k > 0 else (nan, nan)
+        el, ml = lai[k - 1] if k > 0 else (nan, nan)
         rows.append({"frame": k + 1, "warp_error": e, "warp_mask": m, "content_loss": c, "style_loss": s,
-                     "temporal_loss": None, "iterations": None, "seconds": None})
+                     "temporal_loss": None, "iterations": None, "seconds": None,
+                     "warp_error_lai": el, "warp_mask_lai": ml,
+                     **{long_term_column(d): (long_pairs[d][k - d][0] if k >= d else nan) for d in long_offsets}})
     summary = {
         "frames": len(outputs),
         "height": int(outputs[0].shape[0]),
@@ -212,6 +269,11 @@ def score_clip(
         "content_loss": nanmean(r["content_loss"] for r in rows),
         "style_loss": nanmean(r["style_loss"] for r in rows),
         "loss_backbone": meter_info(meter) if meter else None,
+        "warp_protocol": WARP_PROTOCOL,
+        "warp_error_lai": nanmean(e for e, _ in lai),
+        "warp_mask_lai": nanmean(m for _, m in lai),
+        **{long_term_column(d): nanmean(e for e, _ in long_pairs[d]) for d in long_offsets},
+        **(static_drift(outputs, inputs, [f for f, _ in flows], static_px) if len(outputs) > 1 else {}),
     }
     return rows, summary
 
@@ -294,6 +356,9 @@ def score_run(
     style_weights: Sequence[float] | None = None,
     frames_dir: str | os.PathLike[str] | None = None,
     device: str = "cpu",
+    flow_params: Mapping[str, Any] | None = None,
+    long_offsets: Sequence[int] = (),
+    static_px: float = 0.5,
 ) -> dict[str, Any]:
     """Metrics of one pipeline run: per-frame CSV and the ablation row (JSON).
 
@@ -321,8 +386,12 @@ def score_run(
             outputs = [o[:h, :w] for o in outputs]
         else:
             outputs = [resize(o, (h, w)) for o in outputs]
-    rows, summary = score_clip(outputs, inputs, styles=[read_image(s) for s in styles],
-                               style_weights=style_weights, flows=flows, device=device)
+    sized = match_sizes(outputs, inputs)
+    long_flows = {d: long_term_flows(sized, d, flow_dir, flow_method, flow_params) for d in long_offsets}
+    rows, summary = score_clip(outputs, sized, styles=[read_image(s) for s in styles],
+                               style_weights=style_weights, flows=flows, device=device, flow_method=flow_method,
+                               flow_params=flow_params, long_offsets=long_offsets, long_flows=long_flows,
+                               static_px=static_px)
     means = merge_run_record(rows, record_csv)
     try:
         record = json.loads(Path(run_json).read_text(encoding="utf-8"))
@@ -336,6 +405,6 @@ def score_run(
             row["warp_error_png"] = nanmean(e for e, _ in pairs)
             for r, (e, _) in zip(rows[1:], pairs):
                 r["warp_error_png"] = e
-    write_text(out_csv, rows_to_csv(rows, (*METRIC_COLUMNS, "warp_error_png")))
+    write_text(out_csv, rows_to_csv(rows, metric_columns(long_offsets, png=True)))
     write_json(out_json, clean(row))
     return row

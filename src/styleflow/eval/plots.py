@@ -1,9 +1,12 @@
 """Plots of one (video, style, resolution) group of runs, as PNG and SVG (matplotlib, Agg).
 
 * :func:`plot_warp_error`: warping error per frame pair, one line per run (variant);
-* :func:`plot_tradeoff`: style loss against warping error, one point per run — lower left is
-  better on both;
-* :func:`plot_seconds`: seconds per frame by run.
+* :func:`plot_tradeoff`: style loss against warping error (left) and against the long-term
+  warping error t → t+k (right), one point per run with both 95 % intervals as error bars and
+  the Pareto front (the runs no other run beats on both) — lower left is better on both;
+* :func:`plot_seconds`: seconds per frame by run;
+* :func:`plot_grid_tradeoff`: the same trade-off over the whole grid, one point per variant
+  (mean over runs, intervals of :mod:`styleflow.eval.grid_table`).
 
 Each takes ``runs``: a list of ``(summary, frames)`` with ``summary`` an ablation row
 (:func:`styleflow.eval.ablation.run_summary`) and ``frames`` the run's per-frame metric rows.
@@ -87,18 +90,106 @@ def plot_warp_error(runs: Sequence[Run], out_base: str | os.PathLike[str]) -> li
     return paths
 
 
-def plot_tradeoff(runs: Sequence[Run], out_base: str | os.PathLike[str]) -> list[Path]:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for summary, _ in runs:
-        x, y = _num(summary["warp_error"]), _num(summary["style_loss"])
-        ax.scatter([x], [y], s=40)
-        ax.annotate(label(summary, runs), (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.set_xlabel("warping error (mean over frame pairs)")
-    ax.set_ylabel("style loss (fixed backbone, mean over frames)")
-    ax.set_title(_title(runs, "Style against temporal consistency (lower left is better)"), fontsize=10)
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both coordinates (lower is better), sorted
+    by the first coordinate; points with a NaN are left out."""
+    ok = [i for i, (x, y) in enumerate(points) if not (math.isnan(x) or math.isnan(y))]
+    front = [i for i in ok if not any(points[j][0] <= points[i][0] and points[j][1] <= points[i][1]
+                                      and points[j] != points[i] for j in ok)]
+    return sorted(front, key=lambda i: points[i])
+
+
+def _errorbar(lo: float, mean: float, hi: float) -> list[float]:
+    if any(math.isnan(v) for v in (lo, mean, hi)):
+        return [0.0, 0.0]
+    return [max(0.0, mean - lo), max(0.0, hi - mean)]
+
+
+def _tradeoff_panel(ax, points: Sequence[tuple[str, tuple[float, float, float], tuple[float, float, float]]],
+                    xlabel: str, empty: str) -> None:
+    """One panel: ``(label, (x_lo, x, x_hi), (y_lo, y, y_hi))`` per point, error bars, Pareto front."""
+    shown = [(n, x, y) for n, x, y in points if not (math.isnan(x[1]) or math.isnan(y[1]))]
+    if not shown:
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes, fontsize=9, wrap=True)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel(xlabel)
+        return
+    for name, x, y in shown:
+        ax.errorbar([x[1]], [y[1]], xerr=[[v] for v in _errorbar(*x)], yerr=[[v] for v in _errorbar(*y)],
+                    fmt="o", markersize=5, capsize=3, elinewidth=1)
+        ax.annotate(name, (x[1], y[1]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    front = pareto_front([(x[1], y[1]) for _, x, y in shown])
+    if len(front) > 1:
+        fx, fy = [shown[i][1][1] for i in front], [shown[i][2][1] for i in front]
+        ax.step(fx, fy, where="post", color="0.4", linestyle=":", linewidth=1.2, label="Pareto front")
+        ax.legend(fontsize=7, loc="upper right")
+    ax.set_xlabel(xlabel)
     ax.grid(alpha=0.3)
     ax.margins(0.2)
+
+
+def run_interval(summary: Mapping[str, Any], frames: Sequence[Mapping[str, Any]], metric: str,
+                 boot=None) -> tuple[float, float, float]:
+    """``(lo, mean, hi)`` of a run's metric: the mean from its summary, the interval from its frames."""
+    from styleflow.eval.significance import frame_series
+    from styleflow.eval.stats import Bootstrap, interval
+
+    mean = _num(summary.get(metric))
+    series = frame_series(frames, metric)
+    if series is None or math.isnan(mean):
+        return (math.nan, mean, math.nan)
+    iv = interval([series[f] for f in sorted(series)], boot or Bootstrap())
+    return (iv.lo, mean, iv.hi)
+
+
+def _long_offset(keys) -> int | None:
+    from styleflow.eval.ablation import long_term_offsets
+
+    offsets = long_term_offsets(keys)
+    return offsets[0] if offsets else None
+
+
+def plot_tradeoff(runs: Sequence[Run], out_base: str | os.PathLike[str], boot=None) -> list[Path]:
+    plt = _pyplot()
+    k = _long_offset(runs[0][0].keys())
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    for ax, metric, xlabel in ((axes[0], "warp_error", "warping error t−1 → t (mean over pairs, 95 % interval)"),
+                               (axes[1], f"warp_error_k{k}" if k else None, f"warping error t → t+{k or 'k'}")):
+        points = [(label(s, runs), run_interval(s, f, metric, boot) if metric else (math.nan,) * 3,
+                   run_interval(s, f, "style_loss", boot)) for s, f in runs]
+        n = runs[0][0].get("frames")
+        _tradeoff_panel(ax, points, xlabel, f"no frame pair {k} apart: the clip has {n} frames"
+                        if k else "no long-term offset configured (metrics: long_term_offsets)")
+    axes[0].set_ylabel("style loss (fixed backbone, mean over frames)")
+    fig.suptitle(_title(runs, "Style against temporal consistency (lower left is better)"), fontsize=10)
+    paths = _save(fig, out_base)
+    plt.close(fig)
+    return paths
+
+
+def plot_grid_tradeoff(grid, out_base: str | os.PathLike[str]) -> list[Path]:
+    """The trade-off over the grid: one point per row of the grid table (variant), both panels."""
+    plt = _pyplot()
+    k = _long_offset(grid.columns)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+
+    def tri(row, c):
+        return tuple(_num(row.get(x)) for x in (f"{c}_lo", c, f"{c}_hi")) if c in row else (math.nan,) * 3
+
+    names = [f"{r['iterations']}/{r['variant']}" if grid["iterations"].nunique() > 1 else str(r["variant"])
+             for _, r in grid.iterrows()]
+    if "resolution" in grid:
+        names = [f"{n} ({r['resolution']} px)" for n, (_, r) in zip(names, grid.iterrows())]
+    for ax, metric, xlabel in ((axes[0], "warp_error", "warping error t−1 → t"),
+                               (axes[1], f"warp_error_k{k}" if k else "", f"warping error t → t+{k or 'k'}")):
+        points = [(n, tri(r, metric), tri(r, "style_loss")) for n, (_, r) in zip(names, grid.iterrows())]
+        _tradeoff_panel(ax, points, xlabel + " (mean over runs, 95 % interval)",
+                        "no run has a frame pair that far apart" if k else "no long-term offset configured")
+    axes[0].set_ylabel("style loss (mean over runs)")
+    runs = int(grid["runs"].max()) if len(grid) else 0
+    fig.suptitle(f"Style against temporal consistency over the grid ({runs} run(s) per variant; lower left is better)",
+                 fontsize=10)
     paths = _save(fig, out_base)
     plt.close(fig)
     return paths
@@ -120,10 +211,10 @@ def plot_seconds(runs: Sequence[Run], out_base: str | os.PathLike[str]) -> list[
     return paths
 
 
-def plot_group(runs: Sequence[Run], out_dir: str | os.PathLike[str]) -> list[Path]:
+def plot_group(runs: Sequence[Run], out_dir: str | os.PathLike[str], boot=None) -> list[Path]:
     """All three plots of a group into ``out_dir`` (``warp_error``, ``tradeoff``, ``seconds`` .png/.svg)."""
     out = Path(out_dir)
-    return (plot_warp_error(runs, out / "warp_error") + plot_tradeoff(runs, out / "tradeoff")
+    return (plot_warp_error(runs, out / "warp_error") + plot_tradeoff(runs, out / "tradeoff", boot)
             + plot_seconds(runs, out / "seconds"))
 
 
