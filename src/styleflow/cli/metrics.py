@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--flow", default="dis", metavar="{" + ",".join(FLOW_METHODS) + "}",
                    help="optical flow method for the input clip (default dis)")
     p.add_argument("--max-frames", type=int, metavar="N", help="score only the first N frames of both clips")
+    p.add_argument("--long-offsets", type=int, nargs="*", default=[10], metavar="K",
+                   help="long-term warping error between frames t and t+K, flow computed directly (default 10; "
+                        "none: give the option without values)")
     p.add_argument("--no-losses", action="store_true", help="warping error only (no backbone)")
     p.add_argument("-o", "--output", metavar="CSV", help="write the per-frame metrics here")
     p.add_argument("--json", metavar="PATH", help="write the clip summary here")
@@ -43,9 +46,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from styleflow.eval.metrics import clean, read_clip, rows_to_csv, score_clip
+    from styleflow.eval.metrics import clean, long_term_column, metric_columns, read_clip, rows_to_csv, score_clip
     from styleflow.io.images import read_image
 
+    if any(k < 2 for k in args.long_offsets):
+        raise StyleflowError(f"--long-offsets {args.long_offsets}: expected frame distances of at least 2")
     if args.max_frames is not None and args.max_frames < 1:
         raise StyleflowError(f"--max-frames {args.max_frames}: expected at least 1")
     for out in (args.output, args.json):
@@ -63,11 +68,11 @@ def run(args: argparse.Namespace) -> int:
     styles = [read_image(s) for s in args.style]
     rows, summary = score_clip(
         outputs, inputs, styles=styles, style_weights=args.style_weights, flow_method=args.flow,
-        losses=not args.no_losses, device=args.device,
+        losses=not args.no_losses, device=args.device, long_offsets=sorted(set(args.long_offsets)),
     )
     summary = clean({"stylised": str(args.stylised), "input": str(args.input), "flow_method": args.flow, **summary})
     if args.output:
-        write_text(args.output, rows_to_csv(rows))
+        write_text(args.output, rows_to_csv(rows, metric_columns(sorted(set(args.long_offsets)))))
     if args.json:
         write_json(args.json, summary)
 
@@ -76,7 +81,13 @@ def run(args: argparse.Namespace) -> int:
 
     print(f"frames {summary['frames']} ({summary['width']}x{summary['height']}), flow {args.flow}")
     print(f"warping error {f(summary['warp_error'])} (mean of {summary['warp_pairs']} pairs, "
-          f"{100 * (summary['warp_mask'] or 0):.0f}% of pixels reliable)")
+          f"{100 * (summary['warp_mask'] or 0):.0f}% of pixels reliable); Lai et al.'s mask: "
+          f"{f(summary['warp_error_lai'])}")
+    for k in sorted(set(args.long_offsets)):
+        print(f"warping error t -> t+{k}: {f(summary[long_term_column(k)])}"
+              + ("" if summary["frames"] > k else f" (the clip has {summary['frames']} frames)"))
+    print(f"static-region drift dE {f(summary.get('drift_de'))} (input's own {f(summary.get('drift_de_input'))}, "
+          f"{100 * (summary.get('static_fraction') or 0):.0f}% of pixels static)")
     if not args.no_losses:
         lb = summary["loss_backbone"]
         print(f"content loss  {f(summary['content_loss'])}")
