@@ -111,8 +111,7 @@ def _tradeoff_panel(ax, points: Sequence[tuple[str, tuple[float, float, float], 
     shown = [(n, x, y) for n, x, y in points if not (math.isnan(x[1]) or math.isnan(y[1]))]
     if not shown:
         ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes, fontsize=9, wrap=True)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set_xticks([])  # the y axis is shared with the other panel: leave it
         ax.set_xlabel(xlabel)
         return
     for name, x, y in shown:
