@@ -117,14 +117,3 @@ def test_runs_filter_accepts_names_and_lists() -> None:
     cfg = load()
     cfg["runs"] = [{"variant": ["noInit", "flowInit_temporalLoss"]}, {"video": "demo", "resolution": 96}]
     check(cfg)
-
-
-def test_metrics_section_defaults_and_bad_values() -> None:
-    cfg = check(load("tiny.yaml"))
-    assert cfg["metrics"]["reference"] == "noInit" and cfg["metrics"]["long_term_offsets"] == [10]
-    assert cfg["metrics"]["bootstrap"] == {"resamples": 2000, "seed": 0, "confidence": 0.95}
-    assert check(load())["metrics"]["long_term_offsets"] == [5]  # the 10-frame demo clip
-    for bad in ({"long_term_offsets": [1]}, {"reference": "no init"}, {"bootstrap": {"confidence": 1.5}}):
-        cfg = load("tiny.yaml")
-        cfg["metrics"] = bad
-        fails(cfg, "metrics")

@@ -180,3 +180,27 @@ def test_static_drift_against_known_colours() -> None:
     assert d["drift_de_input"] == pytest.approx(0.0, abs=1e-9) and d["static_fraction"] == pytest.approx(0.7)
     pan = [np.ones((h, w, 2), np.float32)] * (n - 1)
     assert math.isnan(static_drift(outputs, inputs, pan)["drift_de"])
+
+
+# ------------------------------------------------------------ the config's metrics section
+
+
+def test_metrics_config_defaults_and_bad_values() -> None:
+    import yaml
+    from snakemake.utils import validate
+
+    repo = Path(__file__).resolve().parents[1]
+    schema = str(repo / "workflow" / "schemas" / "config.schema.yaml")
+    load = lambda name: yaml.safe_load((repo / "config" / name).read_text())  # noqa: E731
+    cfg = load("tiny.yaml")
+    validate(cfg, schema)
+    assert cfg["metrics"]["reference"] == "noInit" and cfg["metrics"]["long_term_offsets"] == [10]
+    assert cfg["metrics"]["bootstrap"] == {"resamples": 2000, "seed": 0, "confidence": 0.95}
+    default = load("config.yaml")
+    validate(default, schema)
+    assert default["metrics"]["long_term_offsets"] == [5]  # the 10-frame demo clip
+    for bad in ({"long_term_offsets": [1]}, {"reference": "no init"}, {"bootstrap": {"confidence": 1.5}}):
+        cfg = load("tiny.yaml")
+        cfg["metrics"] = bad
+        with pytest.raises(Exception, match="metrics"):
+            validate(cfg, schema)
