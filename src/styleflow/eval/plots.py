@@ -183,7 +183,8 @@ def plot_grid_tradeoff(grid, out_base: str | os.PathLike[str]) -> list[Path]:
     for ax, metric, xlabel in ((axes[0], "warp_error", "warping error t−1 → t"),
                                (axes[1], f"warp_error_k{k}" if k else "", f"warping error t → t+{k or 'k'}")):
         points = [(n, tri(r, metric), tri(r, "style_loss")) for n, (_, r) in zip(names, grid.iterrows())]
-        _tradeoff_panel(ax, points, xlabel + " (mean over runs, 95 % interval)",
+        how = "mean over runs, 95 % interval" if len(grid) and grid["runs"].min() > 1 else "1 run: 95 % interval over its frames"
+        _tradeoff_panel(ax, points, f"{xlabel} ({how})",
                         "no run has a frame pair that far apart" if k else "no long-term offset configured")
     axes[0].set_ylabel("style loss (mean over runs)")
     runs = int(grid["runs"].max()) if len(grid) else 0
