@@ -23,6 +23,10 @@ SHARED_DATA = Path(os.environ.get("STYLEFLOW_SHARED_DATA", REPO.parent / "shared
 # tests/test_precision.py unsets both to exercise the timing path with a fake timer.
 os.environ.setdefault("STYLEFLOW_PRECISION_AUTO", "bfloat16")
 os.environ.setdefault("STYLEFLOW_PRECISION_CACHE", "off")
+# No test waits for a network: ``weights: auto`` would probe torchvision's download host (up to 3 s
+# per process) where its cache is empty. Every process the suite starts inherits the switch;
+# tests/test_suite_hygiene.py proves a run with it makes no connection attempt.
+os.environ.setdefault("STYLEFLOW_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")

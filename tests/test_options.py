@@ -122,7 +122,12 @@ def test_bad_option_keys_and_values_name_the_key(config: dict, message: str) -> 
 
 def test_shipped_configs_pass_the_option_checks() -> None:
     for path in sorted((REPO / "config").glob("*.yaml")):
-        check_grid_options(yaml.safe_load(path.read_text()))
+        config = yaml.safe_load(path.read_text())
+        check_grid_options(config)
+        # the same config with one misspelt option is refused: the check did look at this config
+        config.setdefault("options", {})["styel_weight"] = 1.0
+        with pytest.raises(StyleflowError, match="styel_weight"):
+            check_grid_options(config)
 
 
 # ---------------------------------------------------------------- presets and the default variant
