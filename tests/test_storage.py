@@ -20,12 +20,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from workflow_helpers import BIN, CONFIG, REPO, snakemake
+from workflow_helpers import BIN, REPO
 
 NODES = Path(__file__).parent / "nodes"
 #: Columns that measure time, not results.
 TIMING = {"seconds_per_frame"}
-#: Same torch thread count in both runs: CPU float results depend on it.
+#: The same torch thread counts as the local reference run (``--cores 2``): CPU float results depend on them.
 THREADS = ("--set-threads", "sequence=2", "metrics=2")
 
 
@@ -48,7 +48,7 @@ def table(path: Path) -> list[dict[str, str]]:
         return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(fh)]
 
 
-def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path) -> None:
+def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path, tiny_run: Path) -> None:
     clone = tmp_path / "clone"  # the submitting host: a checkout of the workflow, nothing else
     clone.mkdir()
     for name in ("Snakefile", "workflow", "config"):
@@ -83,9 +83,6 @@ def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path) -
     runs = store / "results/runs/demo/swirls/h40/tiny"
     assert sorted(p.name for p in (runs / "noInit/shots").iterdir()) == ["000001-000004"]
 
-    local = tmp_path / "local"
-    local.mkdir()
-    snakemake("results/ablation.csv", "--cores", "2", *THREADS, "--configfile", str(CONFIG / "tiny.yaml"),
-              workdir=local, timeout=900)  # fmt: skip
-    remote_rows, local_rows = table(store / "results/ablation.csv"), table(local / "results/ablation.csv")
+    # the local reference: conftest's session-wide run of the same grid (--cores 2: the same threads)
+    remote_rows, local_rows = table(store / "results/ablation.csv"), table(tiny_run / "results/ablation.csv")
     assert len(remote_rows) == 2 and remote_rows == local_rows

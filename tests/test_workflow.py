@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow_helpers import BIN, CONFIG, REPO, kill_when, overlay, scheduled, snakemake
+from workflow_helpers import BIN, CONFIG, REPO, kill_when, overlay, private_copy, scheduled, snakemake
 from workflow_helpers import job_counts as _job_counts
 
 PREP_RULES = {"frames", "flow", "consistency"}
@@ -158,20 +158,10 @@ def test_bad_name_is_rejected_before_anything_runs(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- a real run of the tiny grid
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    """The tiny grid run to completion in a fresh folder (CPU, real VGG weights)."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    snakemake("--cores", "2", "--configfile", str(CONFIG / "tiny.yaml"), workdir=workdir, timeout=600)
-    return workdir
-
-
-def private_copy(tiny: Path, tmp_path: Path) -> Path:
-    """A copy of the tiny run (results, logs, Snakemake's records, modification times kept) for a
-    test that changes it, so the module's run stays as it was for the tests after it."""
-    copy = tmp_path / "tiny"
-    shutil.copytree(tiny, copy, symlinks=True)
-    return copy
+@pytest.fixture
+def tiny(tiny_run: Path) -> Path:
+    """The tiny grid run to completion (conftest's session-wide run; read-only here)."""
+    return tiny_run
 
 
 def tiny_dry_run(workdir: Path, changes: dict | None = None) -> str:
