@@ -67,7 +67,11 @@ def fetch_wheels(dest: Path) -> list[str]:
     """Snakemake's missing dependencies as wheels in ``dest`` (see the module docstring)."""
     dest.mkdir(parents=True, exist_ok=True)
     pip = [sys.executable, "-m", "pip"]
-    subprocess.run([*pip, "wheel", "-q", "--no-deps", "-w", str(dest), *pinned(PURE)], check=True)
+    for req in pinned(PURE):  # the py3-none-any wheel; built here from the sdist where there is none
+        got = subprocess.run([*pip, "download", "-q", "--no-deps", "--only-binary=:all:", "--platform", "any",
+                              "--python-version", DEVICE_PYTHON, "-d", str(dest), req], capture_output=True)
+        if got.returncode:
+            subprocess.run([*pip, "wheel", "-q", "--no-deps", "--no-binary=:all:", "-w", str(dest), req], check=True)
     platform_args = [a for p in PLATFORMS for a in ("--platform", p)]
     subprocess.run([*pip, "download", "-q", "--no-deps", "--only-binary=:all:", "--python-version", DEVICE_PYTHON,
                     "--implementation", "cp", *platform_args, "-d", str(dest), *pinned(COMPILED)], check=True)
