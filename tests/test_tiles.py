@@ -74,3 +74,16 @@ def test_budget_and_halo():
     assert activation_bytes(big, 1080, 1920) > 1.5e9  # 1080p goes in tiles on a CPU ...
     assert needs_tiles(big, 1080, 1920, torch.device("cpu"))
     assert not needs_tiles(big, 720, 1280, torch.device("cpu"))  # ... 720p whole
+
+
+def test_batches_and_tiles_follow_the_budget(monkeypatch):
+    import styleflow.ff.tiles as T
+
+    net = TransformNet(NetConfig(width=32, blocks=5))
+    cpu = torch.device("cpu")
+    assert T.frames_per_pass(net, 1080, 1920, cpu) == 0  # tiles
+    assert T.frames_per_pass(net, 256, 456, cpu) >= 4  # the usual batch of 4 whole frames
+    side = T.tile_side(net, cpu)
+    assert side % 4 == 0 and T.activation_bytes(net, side + 2 * halo(net), side + 2 * halo(net)) <= T.CPU_BUDGET // 2
+    monkeypatch.setattr(T, "CPU_BUDGET", 10)
+    assert T.tile_side(net, cpu) == T.MIN_TILE

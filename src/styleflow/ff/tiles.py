@@ -19,8 +19,9 @@ different tones). :func:`apply_tiled` removes both:
   the whole frame. With statistics from the whole frame a tiled result equals the whole-frame
   result to float rounding (``tests/test_tiles.py``).
 
-Memory: one tile's activations instead of the frame's: at 1080p a ``width=32`` network needs
-~24 x 32 x H x W bytes whole (1.6 GB) and a sixth of that in 512-pixel tiles.
+Memory: one tile's activations instead of the frame's. A ``width=32`` network needs about
+24 x 32 x H x W bytes whole (1.6 GB at 1080p); its tiles (:func:`tile_side`) take at most half
+the budget. Whole frames are also batched only as far as the budget allows (:func:`frames_per_pass`).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from styleflow.ff.net import TransformNet
 BYTES_PER_PIXEL_CHANNEL = 24
 #: Activation budget of a whole frame before it is tiled: CPU bytes; on CUDA a quarter of the GPU.
 CPU_BUDGET = 2**30
-#: Core side of a tile in pixels (a multiple of 4).
-TILE = 512
+#: Smallest core side of a tile in pixels.
+MIN_TILE = 64
 
 
 def halo(net: TransformNet) -> int:
@@ -63,6 +64,19 @@ def budget(device: torch.device) -> int:
     if device.type == "cuda":
         return torch.cuda.get_device_properties(device).total_memory // 4
     return CPU_BUDGET
+
+
+def tile_side(net: TransformNet, device: torch.device) -> int:
+    """Core side of the tiles on ``device``: the largest multiple of 4 whose tile, halo included,
+    takes at most half the budget (716 px for ``width=32, blocks=5`` on a CPU)."""
+    side = math.isqrt(budget(device) // 2 // (BYTES_PER_PIXEL_CHANNEL * net.config.width)) - 2 * halo(net)
+    return max(MIN_TILE, side - side % 4)
+
+
+def frames_per_pass(net: TransformNet, height: int, width: int, device: torch.device) -> int:
+    """How many whole frames of this size one forward pass may take within the budget (0: the
+    frame needs tiles)."""
+    return budget(device) // max(1, activation_bytes(net, height, width))
 
 
 def needs_tiles(net: TransformNet, height: int, width: int, device: torch.device) -> bool:
@@ -111,10 +125,11 @@ def _starts(size: int, tile: int) -> list[int]:
     return list(range(0, size, tile)) if size > 0 else []
 
 
-def apply_tiled(net: TransformNet, x: torch.Tensor, tile: int = TILE, stats_pixels: int | None = None) -> torch.Tensor:
+def apply_tiled(net: TransformNet, x: torch.Tensor, tile: int | None = None, stats_pixels: int | None = None) -> torch.Tensor:
     """``net`` on one frame ``x`` ``(1, 3, H, W)`` in [0, 1], tile by tile; returns ``(1, 3, H, W)``.
 
-    ``tile``: core side in pixels (rounded down to a multiple of 4, at least 16). Statistics come
+    ``tile``: core side in pixels (rounded down to a multiple of 4, at least 16; None:
+    :func:`tile_side`). Statistics come
     from ``x`` itself when it has at most ``stats_pixels`` pixels, else from ``x`` scaled down to
     that many (area averaging); None: as many as :func:`budget` allows on ``x``'s device. Call
     under ``torch.no_grad()``.
@@ -124,7 +139,7 @@ def apply_tiled(net: TransformNet, x: torch.Tensor, tile: int = TILE, stats_pixe
     _, _, h, w = x.shape
     if stats_pixels is None:
         stats_pixels = budget(x.device) // (BYTES_PER_PIXEL_CHANNEL * net.config.width)
-    tile = max(16, tile - tile % 4)
+    tile = tile_side(net, x.device) if tile is None else max(16, tile - tile % 4)
     source = x
     if h * w > stats_pixels:
         scale = math.sqrt(stats_pixels / (h * w))
