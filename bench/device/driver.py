@@ -14,9 +14,10 @@ Steps, in order (``plan.py`` holds their sizes and limits):
 
 With a carry folder (``prepare.py``), nothing is decoded, downloaded or looked up: the frames are
 the carried ones, the backbone the carried float16 VGG16 (``$STYLEFLOW_VGG16_WEIGHTS``,
-``$STYLEFLOW_OFFLINE``). Writes ``OUT/summary.md`` (steps, status, seconds and each bench's own
-tables) and ``OUT/summary.json``, plus each step's log and JSON. A step that fails or runs out of
-time is recorded as such; the others still run. Exit status 0 when every step passed or was skipped.
+``$STYLEFLOW_OFFLINE``). Writes three files to OUT: ``summary.md`` (steps, status, seconds and
+each bench's own tables), ``summary.json`` (every number) and ``logs.tar.gz`` (each step's log
+and JSON); the benches work in ``--scratch``. A step that fails or runs out of time is recorded as
+such; the others still run. Exit status 0 when every step passed or was skipped.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import platform
 import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -69,9 +72,9 @@ def relocate(frames_dir: Path, video: Path) -> None:
     meta_path.write_text(json.dumps(meta))
 
 
-def step(name: str, cmd: list[str], out: Path, limit_s: float, env: dict[str, str]) -> dict[str, Any]:
-    """Run ``cmd`` (cwd: the repository) with a time limit; its output in ``OUT/{name}.log``."""
-    log = out / f"{name}.log"
+def step(name: str, cmd: list[str], logs: Path, limit_s: float, env: dict[str, str]) -> dict[str, Any]:
+    """Run ``cmd`` (cwd: the repository) with a time limit; its output in ``logs/{name}.log``."""
+    log = logs / f"{name}.log"
     t = time.perf_counter()
     with open(log, "w") as fh:
         fh.write("$ " + " ".join(cmd) + "\n")
@@ -119,7 +122,7 @@ def workflow_config(plan: Plan, clip: Path, style: Path, work: Path) -> Path:
     return path
 
 
-def run_workflow(plan: Plan, clip: Path, style: Path, carry: Path | None, out: Path, limit_s: float,
+def run_workflow(plan: Plan, clip: Path, style: Path, carry: Path | None, scratch: Path, limit_s: float,
                  env: dict[str, str]) -> dict[str, Any]:
     """Step 4: Snakemake on the report's grid, the clip's frames seeded from the carry folder."""
     probe = subprocess.run([sys.executable, "-c", "import snakemake, yaml, jsonschema"], env=env,
@@ -129,7 +132,7 @@ def run_workflow(plan: Plan, clip: Path, style: Path, carry: Path | None, out: P
         return {"name": "workflow", "status": f"skipped: Snakemake cannot be imported here ({why}); "
                 "run bench/device/prepare.py where a package registry answers, to carry its wheels",
                 "rc": None, "seconds": 0.0}
-    work = out / "workflow"
+    work = scratch / "workflow"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     config = workflow_config(plan, clip, style, work)
@@ -147,7 +150,7 @@ def run_workflow(plan: Plan, clip: Path, style: Path, carry: Path | None, out: P
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
            "--configfile", str(config), "--resources", "gpu=1", "--rerun-triggers", "mtime",  # (both take lists)
            "--scheduler", "greedy", "--cores", "4", *[f"{r}/run.json" for r in runs]]
-    result = step("workflow", cmd, out, limit_s, env)
+    result = step("workflow", cmd, scratch / "logs", limit_s, env)
     per_variant = {}
     for v, r in zip(variants, runs):
         path = work / r / "run.json"
@@ -166,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="driver", description=__doc__.split("\n\n")[0])
     p.add_argument("--dry", action="store_true", help="toy sizes (the test's; a CPU is enough)")
     p.add_argument("--device", help="cpu | cuda (default: the plan's: cuda, or cpu when --dry)")
-    p.add_argument("--out", type=Path, required=True, help="folder for the summary, logs and JSON")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for summary.md, summary.json and logs.tar.gz (three files: a device's $OUT returns few)")
+    p.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()) / "styleflow-device",
+                   help="working folder: the benches' clips and outputs, the workflow, the logs (default %(default)s)")
     p.add_argument("--carry", type=Path, default=CARRY, help=f"prepare.py's folder (default {CARRY})")
     p.add_argument("--only", nargs="+", choices=["cuda_tests", "speed", "resolution", "workflow"],
                    help="run only these steps")
@@ -175,11 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     device = a.device or plan.device
     out = a.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    scratch = a.scratch.resolve()
+    logs = scratch / "logs"  # run.sh may have written wheels.log there already
+    logs.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
     carry = a.carry.resolve() if (a.carry / "manifest.json").is_file() else None
-    work = out / "work"
+    work = scratch / "work"
     shutil.rmtree(work, ignore_errors=True)
     if carry:
         clip = next(carry.glob("clip.*"))
@@ -196,19 +205,19 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     todo = a.only or ["cuda_tests", "speed", "resolution", "workflow"]
     for name in todo:
-        (out / f"{name}.json").unlink(missing_ok=True)  # no stale figures in the summary
+        (logs / f"{name}.json").unlink(missing_ok=True)  # no stale figures in the summary
 
     def limit(name: str) -> float:
         return plan.limits_s[name]
 
     if "cuda_tests" in todo:
         results.append(step("cuda_tests", [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                                           "tests/test_cuda.py"], out, limit("cuda_tests"), env))
+                                           "tests/test_cuda.py"], logs, limit("cuda_tests"), env))
     if "speed" in todo:
         results.append(step("speed", [py, str(BENCH / "bench_speed.py"), "--height", str(plan.speed_height),
                                       "--frames", str(plan.speed_frames), "--report-iterations",
                                       str(plan.speed_report_iterations), *plan.speed_extra, "--device", device, "--work", str(work),
-                                      "--json", str(out / "speed.json"), *inputs], out, limit("speed"), env))
+                                      "--json", str(logs / "speed.json"), *inputs], logs, limit("speed"), env))
     if "resolution" in todo:
         first, later = plan.resolution_iterations
         budgets = [*(["--first-iterations", str(first)] if first else []), *(["--iterations", str(later)] if later else [])]
@@ -218,27 +227,30 @@ def main(argv: list[str] | None = None) -> int:
             "--train-size", str(plan.train_size), "--train-batch", str(plan.train_batch),
             "--width", str(plan.train_width), "--blocks", str(plan.train_blocks),
             "--analysis-height", str(plan.analysis_height), "--device", device, "--work", str(work),
-            "--json", str(out / "resolution.json"), *inputs], out, limit("resolution"), env))
+            "--json", str(logs / "resolution.json"), *inputs], logs, limit("resolution"), env))
     if "workflow" in todo:
         if clip is None:
             results.append({"name": "workflow", "status": "skipped: needs a carry folder (prepare.py)", "rc": None,
                             "seconds": 0.0})
         else:
-            results.append(run_workflow(plan, clip, style, carry, out, limit("workflow"), env))
+            results.append(run_workflow(plan, clip, style, carry, scratch, limit("workflow"), env))
     summary = {"plan": plan.name, "device": device, "environment": environment(device),
                "carry": json.loads((carry / "manifest.json").read_text()) if carry else None,
                "seconds": round(time.perf_counter() - t0, 1), "steps": results}
     for name in ("speed", "resolution"):
-        path = out / f"{name}.json"
+        path = logs / f"{name}.json"
         summary[name] = json.loads(path.read_text()) if name in todo and path.is_file() else None
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
-    (out / "summary.md").write_text(render(summary, out))
+    (out / "summary.md").write_text(render(summary, logs))
+    with tarfile.open(out / "logs.tar.gz", "w:gz") as tar:
+        for f in sorted(logs.iterdir()):
+            tar.add(f, arcname=f"logs/{f.name}")
     print((out / "summary.md").read_text())
     ok = all(r["status"] == "passed" or r["status"].startswith("skipped") for r in results)
     return 0 if ok else 1
 
 
-def render(s: dict[str, Any], out: Path) -> str:
+def render(s: dict[str, Any], logs: Path) -> str:
     env = s["environment"]
     where = env.get("gpu") or f"{env.get('cpu')} ({env.get('cores')} cores)"
     lines = [f"# Device benchmark ({s['plan']} plan) on {where}", "",
@@ -254,14 +266,14 @@ def render(s: dict[str, Any], out: Path) -> str:
     for r in s["steps"]:
         lines += ["", f"## {r['name']}", ""]
         if r["name"] in ("speed", "resolution"):
-            lines.append(stdout_tables(out / r["log"]) or "(no table)")
+            lines.append(stdout_tables(logs / r["log"]) or "(no table)")
         if r.get("variants"):
             lines += ["| variant | frames | iterations | seconds stylising | precision | backbone |", "|---|---:|---:|---:|---|---|"]
             for v, x in r["variants"].items():
                 lines.append(f"| {v} | {x.get('frames', x.get('frames_done'))} | {x.get('total_iterations', '-')} | "
                              f"{x.get('seconds_stylising', '-')} | {x.get('precision', '-')} | {x.get('backbone', '-')} |")
         if r["status"] != "passed" and r.get("log"):
-            lines += ["```", tail(out / r["log"]), "```"]
+            lines += ["```", tail(logs / r["log"]), "```"]
     return "\n".join(lines) + "\n"
 
 

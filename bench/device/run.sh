@@ -6,7 +6,8 @@
 #
 # Needs bench/device/carry/ from `python bench/device/prepare.py` (run where a package registry
 # answers). Installs the carried wheels into a private folder (/tmp/styleflow-site), then runs
-# bench/device/driver.py, which writes OUT/summary.md and OUT/summary.json. See docs/performance.md,
+# bench/device/driver.py, which writes OUT/summary.md, OUT/summary.json and OUT/logs.tar.gz, working in
+# $STYLEFLOW_DEVICE_SCRATCH (default /tmp/styleflow-device). See docs/performance.md,
 # "On a lent GPU".
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -14,14 +15,15 @@ repo="$(cd "$here/../.." && pwd)"
 out="${1:-${OUT:-$here/out}}"
 shift || true
 py="${PYTHON:-python3}"
-mkdir -p "$out"
+scratch="${STYLEFLOW_DEVICE_SCRATCH:-/tmp/styleflow-device}"
+mkdir -p "$out" "$scratch/logs"
 if ls "$here"/carry/wheels/*.whl >/dev/null 2>&1; then
     site=/tmp/styleflow-site
     if "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" \
-        "$here"/carry/wheels/*.whl >"$out/wheels.log" 2>&1; then
+        "$here"/carry/wheels/*.whl >"$scratch/logs/wheels.log" 2>&1; then
         export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
     else
-        echo "[device bench] the carried wheels did not install (see $out/wheels.log); the workflow step will be skipped"
+        echo "[device bench] the carried wheels did not install (logs/wheels.log in OUT/logs.tar.gz); the workflow step will be skipped"
     fi
 fi
-cd "$repo" && exec "$py" "$here/driver.py" --out "$out" "$@"
+cd "$repo" && exec "$py" "$here/driver.py" --out "$out" --scratch "$scratch" "$@"
