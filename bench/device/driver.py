@@ -157,7 +157,7 @@ def run_workflow(plan: Plan, clip: Path, style: Path, carry: Path | None, scratc
         if path.is_file():
             rec = json.loads(path.read_text())
             per_variant[v] = {k: rec.get(k) for k in ("frames", "total_iterations", "seconds_stylising", "device",
-                                                       "precision", "backbone", "weights_source")}
+                                                       "precision", "backbone", "weights_source", "weights_file")}
         else:
             shot_frames = list((work / "scratch").rglob("frame_*.png")) + list((work / r).rglob("frame_*.png"))
             per_variant[v] = {"frames_done": len(shot_frames), "finished": False}
