@@ -2,10 +2,13 @@
 
     OMP_NUM_THREADS=1 python bench/bench_peak.py network --height 1080
     OMP_NUM_THREADS=1 python bench/bench_peak.py lbfgs --height 1080 --iterations 3
+    OMP_NUM_THREADS=1 python bench/bench_peak.py flow --height 1080
 
 ``network``: a full-width network (``--width 32 --blocks 5``, untrained: memory does not depend on
 the weights) applied to one frame through :func:`styleflow.ff.infer.stylize_image` (tiles when the
 frame's activations exceed the budget, :mod:`styleflow.ff.tiles`); ``--whole`` forces one pass.
+``flow``: DIS flow of the first two frames, forward and backward, and the consistency mask (the
+flow and mask stages' work per pair).
 ``lbfgs``: ``--iterations`` L-BFGS iterations of the default preset on one frame, float32, from
 the content (no coarse-to-fine), with the trimmed history (:mod:`styleflow.optim.lbfgs_history`).
 The frame is the shared bedroom clip's first frame (else the demo clip's) scaled to ``--height``.
@@ -21,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,26 +34,27 @@ from benchlib import resolve_inputs, status_kib  # noqa: E402
 from styleflow.io.images import read_image, resize_to_height  # noqa: E402
 
 
-def first_frame(height: int) -> tuple:
+def first_frames(height: int) -> tuple[list[np.ndarray], np.ndarray, int]:
+    """The clip's first two frames at ``height`` (H, W, 3), the style image, the source height."""
     from styleflow.io.frames import extract_frames
 
     work = Path(tempfile.mkdtemp(prefix="styleflow-peak-"))
     video, style, _ = resolve_inputs(None, None, 2, 540, work)
     meta = extract_frames(video, work / "frames", 540, max_frames=2, progress=False)
-    frame = read_image(sorted((work / "frames").glob("frame_*.png"))[0])
-    return resize_to_height(frame, height, even=True), read_image(style), meta["source_height"]
+    frames = [resize_to_height(read_image(p), height, even=True) for p in sorted((work / "frames").glob("frame_*.png"))]
+    return frames, read_image(style), meta["source_height"]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench_peak", description=__doc__.split("\n\n")[0])
-    p.add_argument("case", choices=["network", "lbfgs"])
+    p.add_argument("case", choices=["network", "lbfgs", "flow"])
     p.add_argument("--height", type=int, default=1080)
     p.add_argument("--iterations", type=int, default=3)
     p.add_argument("--whole", action="store_true", help="network: no tiles")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    frame, style, source_h = first_frame(a.height)
+    (frame, second), style, source_h = first_frames(a.height)
     before = status_kib("VmRSS")
     t = time.perf_counter()
     extra: dict = {}
@@ -65,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
             tiles.CPU_BUDGET = 1 << 62
         out = stylize_image(Model(net=net, record={}, path=Path("untrained")), frame, "cpu")  # type: ignore[call-arg]
         extra["tiled"] = not a.whole
+    elif a.case == "flow":
+        from styleflow.motion.consistency import consistency_mask
+        from styleflow.motion.estimate import compute_flow
+
+        forward, backward = compute_flow(frame, second), compute_flow(second, frame)  # DIS, both ways
+        out = consistency_mask(backward, forward)
     else:
         from styleflow.optim.lbfgs_history import history_size
         from styleflow.optim.stylizer import Stylizer
