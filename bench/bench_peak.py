@@ -69,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
 
             tiles.CPU_BUDGET = 1 << 62
         out = stylize_image(Model(net=net, record={}, path=Path("untrained")), frame, "cpu")  # type: ignore[call-arg]
-        extra["tiled"] = not a.whole
+        from styleflow.ff.tiles import needs_tiles
+
+        extra["tiled"] = needs_tiles(net, frame.shape[0], frame.shape[1], torch.device("cpu"))
     elif a.case == "flow":
         from styleflow.motion.consistency import consistency_mask
         from styleflow.motion.estimate import compute_flow
