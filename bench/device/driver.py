@@ -220,13 +220,16 @@ def main(argv: list[str] | None = None) -> int:
                                       "--json", str(logs / "speed.json"), *inputs], logs, limit("speed"), env))
     if "resolution" in todo:
         first, later = plan.resolution_iterations
-        budgets = [*(["--first-iterations", str(first)] if first else []), *(["--iterations", str(later)] if later else [])]
+        budgets = [*(["--first-iterations", str(first)] if first else []), *(["--iterations", str(later)] if later else []),
+                   *(["--coarse-iterations", str(plan.resolution_coarse_iterations)]
+                     if plan.resolution_coarse_iterations else [])]
         results.append(step("resolution", [
             py, str(BENCH / "bench_resolution.py"), "--heights", *map(str, plan.resolution_heights),
             "--frames", str(plan.resolution_frames), *budgets, "--train-steps", str(plan.train_steps),
             "--train-size", str(plan.train_size), "--train-batch", str(plan.train_batch),
             "--width", str(plan.train_width), "--blocks", str(plan.train_blocks),
-            "--analysis-height", str(plan.analysis_height), "--device", device, "--work", str(work),
+            "--analysis-height", str(plan.analysis_height), "--multiscale", "--crops", str(logs),
+            "--device", device, "--work", str(work),
             "--json", str(logs / "resolution.json"), *inputs], logs, limit("resolution"), env))
     if "workflow" in todo:
         if clip is None:

@@ -36,6 +36,7 @@ class Plan:
     resolution_heights: tuple[int, ...]
     resolution_frames: int
     resolution_iterations: tuple[int | None, int | None]  # (first, later); None: the variant's
+    resolution_coarse_iterations: int | None  # the multiscale path's coarse level; None: the preset's
     train_size: int
     train_steps: int
     train_width: int
@@ -60,10 +61,11 @@ FULL = Plan(
     name="full", device="cuda",
     speed_height=350, speed_frames=6, speed_report_iterations=300, speed_extra=(),
     resolution_heights=(720, 1080), resolution_frames=3, resolution_iterations=(None, None),
+    resolution_coarse_iterations=None,
     train_size=256, train_steps=300, train_width=32, train_blocks=5, train_batch=4,
     workflow_height=350, workflow_frames=10, workflow_budget=None, workflow_variants=None,
     analysis_height=256,
-    limits_s={"cuda_tests": 45, "speed": 75, "resolution": 120, "workflow": 210},
+    limits_s={"cuda_tests": 30, "speed": 75, "resolution": 150, "workflow": 195},
 )
 
 DRY = Plan(
@@ -71,6 +73,7 @@ DRY = Plan(
     speed_height=32, speed_frames=2, speed_report_iterations=3,
     speed_extra=("--precision", "float32", "--fast-option", "iterations=4"),  # no precision timing, tiny budgets
     resolution_heights=(32, 48), resolution_frames=2, resolution_iterations=(3, 2),
+    resolution_coarse_iterations=3,
     train_size=32, train_steps=2, train_width=8, train_blocks=1, train_batch=1,
     workflow_height=32, workflow_frames=2, workflow_budget=(3, 2),
     workflow_variants=("noInit", "flowInit_temporalLoss"),  # not moreSteps' 500 iterations a frame
