@@ -270,6 +270,8 @@ def render(s: dict[str, Any], logs: Path) -> str:
         lines += ["", f"## {r['name']}", ""]
         if r["name"] in ("speed", "resolution"):
             lines.append(stdout_tables(logs / r["log"]) or "(no table)")
+        if r["name"] == "cuda_tests" and r.get("log"):
+            lines.append("pytest: " + (tail(logs / r["log"], 1) or "(no output)"))
         if r.get("variants"):
             lines += ["| variant | frames | iterations | seconds stylising | precision | backbone |", "|---|---:|---:|---:|---|---|"]
             for v, x in r["variants"].items():
