@@ -191,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     work = scratch / "work"
     shutil.rmtree(work, ignore_errors=True)
     if carry:
+        prepared = json.loads((carry / "manifest.json").read_text()).get("plan")
+        if prepared != plan.name:
+            p.error(f"--carry {carry}: prepared for the {prepared} plan, not the {plan.name} plan; "
+                    f"run python bench/device/prepare.py{' --dry' if a.dry else ''}")
         clip = next(carry.glob("clip.*"))
         style = next(carry.glob("style.*"))
         shutil.copytree(carry / "work", work)
@@ -206,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     todo = a.only or ["cuda_tests", "speed", "resolution", "workflow"]
     for name in todo:
         (logs / f"{name}.json").unlink(missing_ok=True)  # no stale figures in the summary
+    for old in logs.glob("crop-h*.png"):
+        old.unlink()
 
     def limit(name: str) -> float:
         return plan.limits_s[name]
