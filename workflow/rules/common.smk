@@ -27,8 +27,9 @@ from snakemake.exceptions import WorkflowError
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json
 from styleflow.options import check_grid_options, pin_weights, resolved_settings
-from styleflow.video.variants import resolve_variant
-from styleflow.video.variants import variant_spec as _variant_spec
+from styleflow.options.registry import name_hint
+from styleflow.options.variants import resolve_variant
+from styleflow.options.variants import variant_spec as _variant_spec
 from styleflow.video.shots import SHOT_PATTERN, clip_shots
 
 NAME = r"[A-Za-z0-9_-]+"
@@ -105,7 +106,7 @@ def budget(wildcards):
 
 
 def variant_spec(name):
-    """The variant as passed to styleflow (styleflow.video.variants.variant_spec)."""
+    """The variant as passed to styleflow (styleflow.options.variants.variant_spec)."""
     return _variant_spec(name, config["variants"][name])
 
 
@@ -208,12 +209,12 @@ def model_settings(wildcards):
 
 
 def needed_offsets(name):
-    """Flow offsets the variant reads (checked by styleflow.video.variants on its own terms)."""
+    """Flow offsets the variant reads (checked by styleflow.options.variants on its own terms)."""
     try:
         _, video, _ = resolve_variant(variant_spec(name))
     except StyleflowError as exc:
         raise config_error(f"variants.{name}", str(exc), "fix the entry") from None
-    return video.long_term if video.temporal_weight > 0 else [1]
+    return video.flow_offsets
 
 
 #: Where the main Snakemake process records what `weights: auto` resolved to, for the jobs
@@ -310,8 +311,8 @@ def _run_filters():
             if unknown:
                 raise config_error(
                     f"runs[{i}].{key}",
-                    f"{', '.join(unknown)} is not in the grid (known: {', '.join(axes[axis])})",
-                    "use one of the known names or add it to the grid",
+                    f"{unknown[0]} is not in the grid; {name_hint(unknown[0], axes[axis])}",
+                    "use one of the grid's names or add it to the grid",
                 )
             f[axis] = set(allowed)
         filters.append(f)
@@ -358,14 +359,14 @@ def check_config():
         if m is not None and m not in config["models"]:
             raise config_error(
                 f"variants.{name}.model",
-                f"{m} is not a `models:` entry (known: {', '.join(config['models']) or 'none'})",
+                f"{m} is not a `models:` entry; {name_hint(m, config['models'])}",
                 "add it under models: or fix the name",
             )
     for name, m in config["models"].items():
         if m["style"] not in config["styles"]:
             raise config_error(
                 f"models.{name}.style",
-                f"{m['style']} is not a style of the grid (known: {', '.join(config['styles'])})",
+                f"{m['style']} is not a style of the grid; {name_hint(m['style'], config['styles'])}",
                 "use one of the grid's styles",
             )
     for name, v in config["videos"].items():

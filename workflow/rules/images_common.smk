@@ -200,7 +200,7 @@ def check_images_config():
             if layers[what] not in known:
                 raise config_error(
                     f"images.layers.{what}",
-                    f"{layers[what]} is not in {key if what == 'style' else 'images.photos'} "
-                    f"(known: {', '.join(known)})",
+                    f"{layers[what]} is not in {key if what == 'style' else 'images.photos'}; "
+                    f"{name_hint(layers[what], known)}",
                     "use one of the known names",
                 )

@@ -20,7 +20,7 @@ Locally, `runtime` is not enforced and `mem_mb` only limits when `--resources me
 import json
 import math
 
-from styleflow.video.variants import resolve_variant
+from styleflow.options.variants import resolve_variant
 
 #: Height (px) at which the per-unit costs below are stated; frames are assumed 16:9.
 REF_HEIGHT = 350

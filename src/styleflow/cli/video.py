@@ -10,7 +10,7 @@ from styleflow.io.flo import FLOW_SUFFIXES
 from styleflow.io.images import check_size
 from styleflow.motion.estimate import FLOW_METHODS
 from styleflow.video.job import stylize_video
-from styleflow.video.variants import DEFAULT_VARIANT, VARIANTS
+from styleflow.options.variants import DEFAULT_VARIANT, VARIANTS
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@ An :class:`Option` says what a setting is called, what values it takes (type, ra
 choices), its default and its help text. Everything else is derived from :data:`OPTIONS`:
 
 * :class:`~styleflow.options.settings.StyleSettings` (image options, ``scope="image"``) and
-  :class:`~styleflow.video.variants.VideoSettings` (variant fields, ``scope="video"``) are
+  :class:`~styleflow.options.variants.VideoSettings` (variant fields, ``scope="video"``) are
   dataclasses generated from it, validated by :func:`check_value`;
 * the ``styleflow image`` / ``styleflow video`` stylisation flags (:func:`add_flags`);
 * the config checks of the workflow: the ``options``, ``images.options`` and ``variants``
@@ -277,9 +277,22 @@ def check_all(values: Mapping[str, Any], scope: str, where: str = "") -> dict[st
 
 
 def closest(key: str, valid: Iterable[str]) -> str | None:
-    """The valid key nearest to ``key`` (difflib), or None when none is near."""
-    found = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
+    """The valid key nearest to ``key`` (the same letters in another case first, then difflib), or
+    None when none is near."""
+    valid = [str(v) for v in valid]
+    same = [v for v in valid if v.lower() == str(key).lower()]
+    if same:
+        return same[0]
+    found = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.6)
     return found[0] if found else None
+
+
+def name_hint(name: str, known: Iterable[str]) -> str:
+    """``did you mean NEAR?`` when a known name is close to ``name``, else ``known: a, b, c``
+    (the tail of a one-line "unknown name" error)."""
+    known = [str(k) for k in known]
+    near = closest(name, known)
+    return f"did you mean {near}?" if near else f"known: {', '.join(known) or 'none'}"
 
 
 def check_keys(values: Mapping[str, Any], valid: Iterable[str], where: str = "option ") -> None:

@@ -44,7 +44,7 @@ from styleflow.motion.consistency import compute_masks, masks_are_current
 from styleflow.motion.flow import check_offsets, compute_flows, flows_are_current, remove_flow_files
 from styleflow.options.resolved import resolved_settings
 from styleflow.video.sequence import stylize_clip
-from styleflow.video.variants import DEFAULT_VARIANT, resolve_variant
+from styleflow.options.variants import DEFAULT_VARIANT, resolve_variant
 
 
 def default_work_dir(out_mp4: str | os.PathLike[str]) -> Path:
@@ -169,7 +169,7 @@ def stylize_video(
                                prep / f"masks-{flow_method}", prep / "runs", run_dir]):
         finished = (run_dir / "run.json").is_file()  # written last: every frame of the run is stylised
         clip = prepare_clip(video, prep, height, start=start, step=step, max_frames=max_frames,
-                            flow_method=flow_method, offsets=[1, *video_settings.long_term], progress=progress,
+                            flow_method=flow_method, offsets=video_settings.flow_offsets, progress=progress,
                             flow_format=flow_format, need_flow=keep_flow or not finished)
         meta = read_meta(clip.frames)
         if loaded is not None:

@@ -2,7 +2,7 @@
 
 Frames of a prepared clip (:class:`~styleflow.io.layout.ClipPaths`) are stylised in order; each one
 is initialised from, and optionally tied by the temporal loss to, the frames stylised before it
-(see :mod:`styleflow.video.variants` for the options). Multi-pass runs alternate the direction.
+(see :mod:`styleflow.options.variants` for the options). Multi-pass runs alternate the direction.
 The unit of work is a shot (:mod:`styleflow.video.shots`): :func:`stylize_shot` runs every pass
 of one shot and reads nothing of other shots; :func:`stylize_clip` runs the shots one after the
 other into one folder, the workflow runs them as separate jobs.
@@ -52,7 +52,7 @@ from styleflow.options.settings import settings_from
 from styleflow.progress import IterationBar, frame_bar
 from styleflow.video.shots import Shot, merge_records, plan_shots, write_rows
 from styleflow.video.store import FrameStore, quantise  # noqa: F401 (quantise was public here)
-from styleflow.video.variants import DEFAULT_VARIANT, VideoSettings, resolve_variant
+from styleflow.options.variants import DEFAULT_VARIANT, VideoSettings, resolve_variant
 
 CSV_COLUMNS = (
     "frame", "passes", "init", "shot_start", "iterations", "converged", "restores",
@@ -164,7 +164,7 @@ def stylize_clip(
         clip: the prepared frames, flows and masks.
         styles: painting files; ``style_weights`` blends them.
         out_dir: output folder (created; finished frames in it are kept and reused).
-        variant: a built-in variant name or a mapping (see :mod:`styleflow.video.variants`).
+        variant: a built-in variant name or a mapping (see :mod:`styleflow.options.variants`).
         first_iterations, iterations: budgets of the first and later frames (a variant's own
             budgets win, e.g. ``moreSteps``); default: the preset's ``iterations``.
         options: image-stylisation settings (``preset`` plus any StyleSettings field).
@@ -251,10 +251,8 @@ def stylize_shot(
                             device, progress, t_start)
     stores = [FrameStore(out / f".pass{p}") for p in range(1, video.passes)] + [FrameStore(out)]
     todo = [k for k in shot.frames if not all(store.done(k) for store in stores)]
-    needs_flow = video.init == "prev_warped" or video.temporal_weight > 0 or video.passes > 1
-    if needs_flow and todo:  # the flows of finished frames may be gone (styleflow video --drop-flow)
-        data.check_flows(video.long_term if video.temporal_weight > 0 else [1], both_directions=video.passes > 1,
-                         frames=todo)
+    if video.needs_flow and todo:  # the flows of finished frames may be gone (styleflow video --drop-flow)
+        data.check_flows(video.flow_offsets, both_directions=video.passes > 1, frames=todo)
 
     style_images = [read_image(p) for p in styles]
     stylizer = Stylizer(settings, style_images, style_weights, device=device)
@@ -275,7 +273,7 @@ def stylize_shot(
             direction = 1 if p % 2 == 1 else -1
             order = shot.frames if direction == 1 else reversed(shot.frames)
             previous_pass = stores[p - 2] if p > 1 else None
-            temporal_on = video.temporal_weight > 0 and (video.passes == 1 or p >= video.temporal_from_pass)
+            temporal_on = video.temporal and (video.passes == 1 or p >= video.temporal_from_pass)
             for k in order:
                 if store.done(k):
                     continue
