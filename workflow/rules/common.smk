@@ -371,19 +371,19 @@ def check_config():
             )
     for name, v in config["videos"].items():
         p = v["path"]
-        if p not in DEMO_OUTPUTS and not os.path.exists(p):
+        if p not in DEMO_OUTPUTS and not os.path.isfile(p):
             raise config_error(
                 f"videos.{name}.path",
-                f"{p} does not exist",
+                f"{p} is a folder, expected a video file" if os.path.isdir(p) else f"{p} does not exist",
                 "point it at your video (relative to the working directory) or use "
                 f"the demo clip {DEMO_VIDEO}",
             )
     for name, s in config["styles"].items():
         for p in s["images"]:
-            if p not in DEMO_OUTPUTS and not os.path.exists(p):
+            if p not in DEMO_OUTPUTS and not os.path.isfile(p):
                 raise config_error(
                     f"styles.{name}.images",
-                    f"{p} does not exist",
+                    f"{p} is a folder, expected an image file" if os.path.isdir(p) else f"{p} does not exist",
                     f"point it at a style image or use the demo style {DEMO_STYLE}",
                 )
         w = s["weights"]

@@ -57,7 +57,8 @@ class Option:
         minimum, maximum: inclusive bounds of a number; ``exclusive_minimum`` makes the lower one strict.
         choices: the allowed strings; with ``open_choices`` other strings (e.g. a file path) pass too.
         nullable: None is allowed (it means "see help").
-        cli: ``"both"`` (``styleflow image`` and ``video``), ``"image"`` (``image`` only) or None.
+        cli: ``"both"`` (``styleflow image`` and ``video``), ``"image"`` (``image`` only), ``"video"``
+            (``video`` only: the variant's options, which override ``--variant``'s values) or None.
         metavar, cli_choices: command-line presentation (``cli_choices`` narrows ``choices``).
     """
 
@@ -122,8 +123,9 @@ def _o(name: str, kind: str, default: Any, help: str, **kw: Any) -> Option:
 #: iteration; 0.6-0.7x on an Intel Xeon with the same AVX512-BF16 flag), float32 elsewhere.
 OPTIONS: tuple[Option, ...] = (
     # ---------------------------------------------------------------- image: losses and layers
-    _o("content_layers", "layers", {"relu4_2": 1.0}, "content layers and their weights", cli=None),
-    _o("style_layers", "layers", {n: 1.0 / 5 for n in GATYS_STYLE_LAYERS}, "style layers and their weights", cli=None),
+    _o("content_layers", "layers", {"relu4_2": 1.0}, "content layers and their weights", metavar="L[=W],..."),
+    _o("style_layers", "layers", {n: 1.0 / 5 for n in GATYS_STYLE_LAYERS}, "style layers and their weights",
+       metavar="L[=W],..."),
     _o("content_weight", "float", 1.0, "α, weight of the content loss", minimum=0),
     _o("style_weight", "float", 1e5, "β, weight of the style loss", minimum=0),
     _o("tv_weight", "float", 0.0, "weight of the total-variation smoothness loss", minimum=0),
@@ -164,37 +166,39 @@ OPTIONS: tuple[Option, ...] = (
     _o("init", "str", "prev_warped", "initialisation of later frames: content (noInit), random, prev (previous "
        "stylised frame), prev_warped (warped by the flow), model (the feed-forward network's output)", scope="video",
        choices=("content", "random", "prev", "prev_warped", "model"),
-       cli=None),
+       cli="video"),
     _o("disocclusion_fill", "str", "warped", "prev_warped: what fills the pixels the consistency mask distrusts "
        "(disocclusions, motion boundaries): the warped previous frame itself (default), or the content frame "
        "(whose unstylised colours, injected every frame, make static regions drift: docs/long-clips.md)",
-       scope="video", choices=("content", "warped"), cli=None),
+       scope="video", choices=("content", "warped"), cli="video"),
     _o("first_init", "str", "content", "initialisation of the first frame and of frames after a scene cut",
-       scope="video", choices=("content", "random", "model"), cli=None),
-    _o("model", "str", None, "init/first_init model: the `styleflow train` file (in a grid: a `models:` name) whose "
-       "output starts the frame (docs/feedforward.md)", scope="video", nullable=True, cli=None),
-    _o("temporal_weight", "float", 0.0, "γ, weight of the temporal loss (0: off)", scope="video", minimum=0, cli=None),
+       scope="video", choices=("content", "random", "model"), cli="video"),
+    _o("model", "str", None, "a `styleflow train` file (in a grid: a `models:` name): with init or first_init "
+       "model its output starts those frames; on `styleflow video` without them every frame is one pass of it "
+       "(STYLE must be the style it was trained on; docs/feedforward.md)", scope="video", nullable=True, cli="video",
+       metavar="M.pt"),
+    _o("temporal_weight", "float", 0.0, "γ, weight of the temporal loss (0: off)", scope="video", minimum=0, cli="video"),
     _o("long_term", "offsets", [1], "offsets of the earlier frames the temporal loss uses, closest first",
-       scope="video", cli=None),
+       scope="video", cli="video", metavar="D,..."),
     _o("passes", "int", 1, "> 1: the multi-pass algorithm (alternating forward and backward)", scope="video",
-       minimum=1, maximum=50, cli=None),
+       minimum=1, maximum=50, cli="video"),
     _o("pass_iterations", "int", None, "budget per frame in passes after the first; null: iterations // 2",
-       scope="video", minimum=0, nullable=True, cli=None),
-    _o("temporal_from_pass", "int", 2, "multi-pass: temporal loss from this pass on", scope="video", minimum=1, cli=None),
+       scope="video", minimum=0, nullable=True, cli="video"),
+    _o("temporal_from_pass", "int", 2, "multi-pass: temporal loss from this pass on", scope="video", minimum=1, cli="video"),
     _o("blend", "float", 0.5, "multi-pass: δ, weight of the warped neighbour in a frame's init", scope="video",
-       minimum=0, maximum=1, cli=None),
+       minimum=0, maximum=1, cli="video"),
     _o("first_iterations", "int", None, "budget of the first frame (and frames after a cut); null: the grid's",
-       scope="video", minimum=0, nullable=True, cli=None),
+       scope="video", minimum=0, nullable=True, cli="video", metavar="N"),
     _o("iterations", "int", None, "budget of later frames; null: the grid's", scope="video", minimum=0,
-       nullable=True, cli=None),
+       nullable=True, cli="video", metavar="N"),
     _o("coarse_to_fine_later", "bool", False, "also use coarse-to-fine for frames started from a previous frame",
-       scope="video", cli=None),
+       scope="video", cli="video"),
     _o("warp_interpolation", "str", "bicubic", "sampling of warped stylised frames; bicubic keeps their fine "
-       "texture, which bilinear blurs", scope="video", choices=INTERPOLATIONS, cli=None),
+       "texture, which bilinear blurs", scope="video", choices=INTERPOLATIONS, cli="video"),
     _o("style_floor", "float", None, "long clips (docs/long-clips.md): while a later frame's style loss is above "
        "this many times its shot's first frame's, the style term pulls 1 + style_floor_weight times harder; "
-       "null: off", scope="video", minimum=0, exclusive_minimum=True, nullable=True, cli=None),
-    _o("style_floor_weight", "float", 2.0, "see style_floor", scope="video", minimum=0, cli=None),
+       "null: off", scope="video", minimum=0, exclusive_minimum=True, nullable=True, cli="video"),
+    _o("style_floor_weight", "float", 2.0, "see style_floor", scope="video", minimum=0, cli="video"),
 )
 
 
@@ -308,38 +312,89 @@ def check_keys(values: Mapping[str, Any], valid: Iterable[str], where: str = "op
 # ---------------------------------------------------------------- derived forms
 
 
-def add_flags(group: argparse._ArgumentGroup, command: str, only: Iterable[str] | None = None) -> None:
-    """The flags of every image option exposed to ``command`` (``image`` or ``video``), or of the
-    options named in ``only``.
+def cli_options(command: str) -> tuple[Option, ...]:
+    """The options ``styleflow COMMAND`` (``image`` or ``video``) has a flag for, in registry order:
+    ``image``: the image options with ``cli`` ``both`` or ``image``; ``video``: those with ``both``
+    and every video option (``cli="video"``: the variant's fields, over ``--variant``'s values)."""
+    wanted = {"image": ("both", "image"), "video": ("both", "video")}[command]
+    return tuple(o for o in OPTIONS if o.cli in wanted)
 
-    Every flag defaults to None, meaning "the preset's value"; booleans get ``--x/--no-x``.
+
+def parse_text(opt: Option, text: str) -> Any:
+    """A command-line string as a checked value of ``opt``: numbers by their kind; ``offsets`` as
+    ``1,2,4``; ``layers`` as ``relu4_2`` or ``relu1_1=0.5,relu2_1=0.5`` (layers without ``=W``
+    share a weight of 1 equally). Raises a one-line StyleflowError naming the option."""
+    value: Any = text
+    try:
+        if opt.kind == "int":
+            value = int(text)
+        elif opt.kind == "float":
+            value = float(text)
+        elif opt.kind == "offsets":
+            value = [int(t) for t in text.replace(",", " ").split()]
+        elif opt.kind == "layers":
+            items = [t for t in text.replace(" ", ",").split(",") if t]
+            plain = [t for t in items if "=" not in t]
+            value = {t: 1.0 / len(plain) for t in plain}
+            value.update({k: float(w) for k, w in (t.split("=", 1) for t in items if "=" in t)})
+    except ValueError:
+        raise StyleflowError(f"{opt.name}: expected {opt.expected()}, got {text!r}") from None
+    return check_value(opt, value)
+
+
+def _cli_type(opt: Option) -> Callable[[str], Any]:
+    """argparse ``type=`` of ``opt``: parse and range-check the text at parse time (one-line usage error)."""
+
+    def parse(text: str) -> Any:
+        try:
+            return parse_text(opt, text)
+        except StyleflowError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{opt.name}: ")) from None
+
+    parse.__name__ = opt.kind
+    return parse
+
+
+def cli_number(kind: str, minimum: float | None = None, maximum: float | None = None, *,
+               exclusive_minimum: bool = False) -> Callable[[str], Any]:
+    """argparse ``type=`` for a number flag that is not a registry option (``--height``,
+    ``--max-frames`` ...): ``kind`` ``int`` or ``float``, range-checked as the options are."""
+    return _cli_type(Option("value", kind, None, "", minimum=minimum, maximum=maximum,
+                            exclusive_minimum=exclusive_minimum))
+
+
+def add_flags(group: argparse._ArgumentGroup, command: str, only: Iterable[str] | None = None,
+              scope: str = "image") -> None:
+    """The flags of the options of ``scope`` that ``command`` exposes (:func:`cli_options`), or of
+    the options of ``scope`` named in ``only``.
+
+    Every flag defaults to None, meaning "the preset's value" (image options) or "the variant's
+    value" (video options); booleans get ``--x/--no-x``. Values are parsed and range-checked by
+    the registry when the command line is read, before any work.
     """
     wanted = None if only is None else set(only)
-    for o in options("image"):
+    for o in options(scope):
         if wanted is not None:
             if o.name not in wanted:
                 continue
-        elif o.cli is None or (o.cli == "image" and command != "image"):
+        elif o not in cli_options(command):
             continue
         shown = ("on" if o.default else "off") if o.kind == "bool" else o.default
-        help_text = o.help if o.default is None else f"{o.help} (gatys: {shown})"
+        label = "gatys" if scope == "image" else "default"
+        help_text = o.help if o.default is None else f"{o.help} ({label}: {shown})"
         help_text = help_text.replace("%", "%%")
         if o.kind == "bool":
             group.add_argument(o.flag, dest=o.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
             continue
-        parse: Callable[[str], Any] = {"float": float, "int": int, "str": str}[o.kind]
         choices = o.cli_choices or (None if o.open_choices else o.choices)
+        parse = str if choices or o.kind == "str" else _cli_type(o)
         group.add_argument(o.flag, dest=o.name, type=parse, default=None, choices=list(choices) if choices else None,
                            metavar=o.metavar, help=help_text)
 
 
-def flag_values(args: argparse.Namespace, command: str) -> dict[str, Any]:
-    """``{option: value}`` of the image-option flags given on the command line (None: not given)."""
-    return {
-        o.name: getattr(args, o.name)
-        for o in options("image")
-        if o.cli == "both" or (o.cli == "image" and command == "image")
-    }
+def flag_values(args: argparse.Namespace, command: str, scope: str = "image") -> dict[str, Any]:
+    """``{option: value}`` of the ``scope`` option flags of ``command`` (None: not given)."""
+    return {o.name: getattr(args, o.name) for o in cli_options(command) if o.scope == scope}
 
 
 _ANNOTATIONS: dict[str, Any] = {

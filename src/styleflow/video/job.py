@@ -37,7 +37,7 @@ from styleflow.errors import StyleflowError
 from styleflow.io.atomic import removing_new_folders
 from styleflow.io.encode import encode_video
 from styleflow.io.frames import DECODER, extract_frames, read_meta
-from styleflow.io.images import size_for_height
+from styleflow.io.images import read_image, size_for_height
 from styleflow.io.layout import ClipPaths, list_frames
 from styleflow.io.records import record_matches
 from styleflow.motion.consistency import compute_masks, masks_are_current
@@ -141,9 +141,11 @@ def stylize_video(
     out = Path(out_mp4)
     if out.suffix.lower() != ".mp4":
         raise StyleflowError(f"-o {out}: expected an .mp4 file name")
-    for s in styles:
-        if not Path(s).is_file():
-            raise StyleflowError(f"{s}: no such style image")
+    source = Path(video)
+    if not source.is_file():
+        raise StyleflowError(f"{source}: " + ("is a folder, expected a video file" if source.is_dir() else "no such video"))
+    for s in styles:  # decoded now, so that a bad painting is refused before frames and flow are made
+        read_image(s)
     loaded = None
     if model is not None:
         from styleflow.ff.infer import check_styles
