@@ -10,7 +10,7 @@ from pathlib import Path
 from styleflow.errors import StyleflowError
 from styleflow.io.encode import encode_video
 from styleflow.io.frames import META_NAME
-from styleflow.options.registry import cli_number
+from styleflow.options.flags import cli_number
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

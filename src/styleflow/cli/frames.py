@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from styleflow.io.frames import extract_frames
-from styleflow.options.registry import cli_number
+from styleflow.options.flags import cli_number
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -7,7 +7,7 @@ import argparse
 from styleflow.errors import StyleflowError
 from styleflow.optim.stylize_image import check_output, stylize_file
 from styleflow.options.presets import DEFAULT_PRESET, PRESETS
-from styleflow.options.registry import add_flags, cli_number, flag_values
+from styleflow.options.flags import add_flags, cli_number, flag_values
 from styleflow.options.settings import settings_from
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from styleflow.options.presets import DEFAULT_PRESET
-from styleflow.options.registry import add_flags, cli_number
+from styleflow.options.flags import add_flags, cli_number
 from styleflow.options.settings import settings_from
 from styleflow.progress import IterationBar
 from styleflow.viz.layer_figure import LAYERS, layer_figure_file

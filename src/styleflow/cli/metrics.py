@@ -18,7 +18,7 @@ from pathlib import Path
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json, write_text
 from styleflow.motion.estimate import FLOW_METHODS
-from styleflow.options.registry import cli_number
+from styleflow.options.flags import cli_number
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

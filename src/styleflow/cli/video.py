@@ -11,7 +11,7 @@ from styleflow.cli.image import add_style_options, settings_overrides
 from styleflow.io.flo import FLOW_SUFFIXES
 from styleflow.io.images import check_size
 from styleflow.motion.estimate import FLOW_METHODS
-from styleflow.options.registry import add_flags, cli_number, flag_values
+from styleflow.options.flags import add_flags, cli_number, flag_values
 from styleflow.options.variants import DEFAULT_VARIANT, VARIANTS, resolve_variant
 from styleflow.video.job import stylize_video
 
@@ -50,37 +50,35 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def variant_of(args: argparse.Namespace) -> str | dict[str, Any]:
-    """``--variant``, or ``{"base": --variant, **the variant flags given}`` when any is given.
+def settings_of(args: argparse.Namespace) -> dict[str, Any]:
+    """What the command line asks of the stylisation, as :func:`stylize_video` takes it:
+    ``{"options": {preset, image options given}, "seed", "variant", "model"}``.
 
-    ``--model`` without an ``init``/``first_init`` of ``model`` is not a variant field: then every
-    frame is one pass of the network (:func:`styleflow.video.job.stylize_video`'s ``model``).
+    ``variant`` is ``--variant``, or ``{"base": --variant, **the variant flags given}`` when any is
+    given. ``--model`` is a variant field when the variant starts frames from it (``init`` or
+    ``first_init`` ``model``); otherwise ``model`` is that file and every frame is one pass of it.
     """
     resolve_variant(args.variant)  # a built-in name (one line naming the closest otherwise)
+    options = {"preset": args.preset, **{k: v for k, v in settings_overrides(args, "video").items() if v is not None}}
+    seed = options.pop("seed", 0)
     given = {k: v for k, v in flag_values(args, "video", scope="video").items() if v is not None}
     model = given.pop("model", None)
     if model is not None:
         _, video, _ = resolve_variant({"base": args.variant, **given, "model": model})
         if "model" in (video.init, video.first_init):
-            given["model"] = model
-    return {"base": args.variant, **given} if given else args.variant
-
-
-def one_pass_model(args: argparse.Namespace, variant: str | dict[str, Any]) -> str | None:
-    """The ``--model`` file when every frame is one pass of it (not a variant's starting model)."""
-    return args.model if args.model is not None and not (isinstance(variant, dict) and "model" in variant) else None
+            given["model"], model = model, None
+    variant: str | dict[str, Any] = {"base": args.variant, **given} if given else args.variant
+    return {"options": options, "seed": seed, "variant": variant, "model": model}
 
 
 def run(args: argparse.Namespace) -> int:
     check_size(args.height, "--height")
-    options = {"preset": args.preset, **{k: v for k, v in settings_overrides(args, "video").items() if v is not None}}
-    seed = options.pop("seed", 0)
-    variant = variant_of(args)
+    wanted = settings_of(args)
     record = stylize_video(
-        args.video, args.styles, args.output, height=args.height, variant=variant,
+        args.video, args.styles, args.output, height=args.height, variant=wanted["variant"],
         style_weights=args.style_weights, start=args.start, step=args.step, max_frames=args.max_frames,
-        flow_method=args.flow, options=options, device=args.device, seed=seed, work_dir=args.work,
-        progress=not args.no_progress, audio=not args.no_audio, model=one_pass_model(args, variant),
+        flow_method=args.flow, options=wanted["options"], device=args.device, seed=wanted["seed"],
+        work_dir=args.work, progress=not args.no_progress, audio=not args.no_audio, model=wanted["model"],
         flow_format=args.flow_format, keep_flow=not args.drop_flow,
     )
     print(f"wrote {args.output}: {record['frames']} frames, {record['total_iterations']} iterations, "
