@@ -48,12 +48,23 @@ def table(path: Path) -> list[dict[str, str]]:
         return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(fh)]
 
 
-def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path) -> None:
+#: (config file, extra targets, a file it must make): the tiny grid, and the catalog's .test grid
+#: (with still images: stylize_image, contact_sheet, layer_figure).
+GRIDS = {
+    "tiny": (CONFIG / "tiny.yaml", [], None),
+    "dot-test": (REPO / ".test/config/config.yaml", ["images"], "results/images/sheets/h32/i3/gatys.png"),
+}
+
+
+@pytest.mark.parametrize("grid", list(GRIDS))
+def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path, grid: str) -> None:
+    config_file, extra_targets, made = GRIDS[grid]
     clone = tmp_path / "clone"  # the submitting host: a checkout of the workflow, nothing else
     clone.mkdir()
     for name in ("Snakefile", "workflow", "config"):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copyfile)(src, clone / name)
+    shutil.copyfile(config_file, clone / "config" / "grid.yaml")
     subprocess.run(["git", "init", "-q"], cwd=clone, check=True)
     subprocess.run(["git", "add", "-A"], cwd=clone, check=True)
     store, state = tmp_path / "store", tmp_path / "nodes"
@@ -62,8 +73,8 @@ def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path) -
     # would then all work in the clone instead of their own empty folders.
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     cmd = [
-        str(BIN / "snakemake"), "--snakefile", "Snakefile", "results/ablation.csv",
-        "--configfile", "config/tiny.yaml", "--workflow-profile", "none",
+        str(BIN / "snakemake"), "--snakefile", "Snakefile", "results/ablation.csv", *extra_targets,
+        "--configfile", "config/grid.yaml", "--workflow-profile", "none",
         "--executor", "cluster-generic",
         "--cluster-generic-submit-cmd", f"{py} {NODES / 'submit.py'} {state}",
         "--cluster-generic-status-cmd", f"{py} {NODES / 'status.py'} {state}",
@@ -82,10 +93,11 @@ def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path) -
     assert sorted(str(p.relative_to(clone)) for p in (clone / "results").rglob("*") if p.is_file()) in ([], ["results/weights.json"])
     runs = store / "results/runs/demo/swirls/h40/tiny"
     assert sorted(p.name for p in (runs / "noInit/shots").iterdir()) == ["000001-000004"]
+    assert made is None or (store / made).is_file()
 
     local = tmp_path / "local"
     local.mkdir()
-    snakemake("results/ablation.csv", "--cores", "2", *THREADS, "--configfile", str(CONFIG / "tiny.yaml"),
+    snakemake("results/ablation.csv", "--cores", "2", *THREADS, "--configfile", str(config_file),
               workdir=local, timeout=900)  # fmt: skip
     remote_rows, local_rows = table(store / "results/ablation.csv"), table(local / "results/ablation.csv")
     assert len(remote_rows) == 2 and remote_rows == local_rows
