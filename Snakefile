@@ -38,7 +38,9 @@ from styleflow.options.schema import check_config as _check_schema
 # One line naming the key (and the closest valid one) instead of validate's schema dump;
 # validate then fills in the defaults.
 try:
-    _check_schema(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"))
+    _check_schema(
+        config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
+    )
 except StyleflowError as exc:
     raise WorkflowError(str(exc)) from None
 validate(config, "workflow/schemas/config.schema.yaml")

@@ -374,7 +374,11 @@ def check_config():
         if p not in DEMO_OUTPUTS and not os.path.isfile(p):
             raise config_error(
                 f"videos.{name}.path",
-                f"{p} is a folder, expected a video file" if os.path.isdir(p) else f"{p} does not exist",
+                (
+                    f"{p} is a folder, expected a video file"
+                    if os.path.isdir(p)
+                    else f"{p} does not exist"
+                ),
                 "point it at your video (relative to the working directory) or use "
                 f"the demo clip {DEMO_VIDEO}",
             )
@@ -383,7 +387,11 @@ def check_config():
             if p not in DEMO_OUTPUTS and not os.path.isfile(p):
                 raise config_error(
                     f"styles.{name}.images",
-                    f"{p} is a folder, expected an image file" if os.path.isdir(p) else f"{p} does not exist",
+                    (
+                        f"{p} is a folder, expected an image file"
+                        if os.path.isdir(p)
+                        else f"{p} does not exist"
+                    ),
                     f"point it at a style image or use the demo style {DEMO_STYLE}",
                 )
         w = s["weights"]

@@ -171,7 +171,11 @@ def check_images_config():
         if not _is_made_here(path) and not os.path.isfile(path):
             raise config_error(
                 f"images.photos.{name}",
-                f"{path} is a folder, expected an image file" if os.path.isdir(path) else f"{path} does not exist",
+                (
+                    f"{path} is a folder, expected an image file"
+                    if os.path.isdir(path)
+                    else f"{path} does not exist"
+                ),
                 "point it at a photograph (relative to the working directory) or use a sample "
                 f"made by the workflow, e.g. {IMG_SAMPLE.format(sample='chelsea')}",
             )
@@ -187,7 +191,11 @@ def check_images_config():
             if not _is_made_here(path) and not os.path.isfile(path):
                 raise config_error(
                     f"{key}.{name}.images",
-                    f"{path} is a folder, expected an image file" if os.path.isdir(path) else f"{path} does not exist",
+                    (
+                        f"{path} is a folder, expected an image file"
+                        if os.path.isdir(path)
+                        else f"{path} does not exist"
+                    ),
                     f"point it at a painting or use the demo style {DEMO_STYLE}",
                 )
         w = s.get("weights")
