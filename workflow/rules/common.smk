@@ -24,6 +24,7 @@ import os
 
 from snakemake.exceptions import WorkflowError
 
+from styleflow.codehash import code_digest
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json
 from styleflow.options import check_grid_options, pin_weights, resolved_settings
@@ -117,6 +118,14 @@ def variant(wildcards):
     if spec.get("model"):
         spec["model"] = model_file(spec["model"], wildcards.res)
     return spec
+
+
+def script_code(name):
+    """A param of every script rule: the content hash of workflow/scripts/NAME and the styleflow
+    modules it imports (styleflow.codehash), so that a real change to what a job runs reruns it
+    and touching or re-commenting a file does not (the profile has no `code` rerun trigger,
+    which compares the script's modification time)."""
+    return code_digest(os.path.join(workflow.basedir, "workflow", "scripts", name))
 
 
 def flow_output(path):
@@ -259,11 +268,11 @@ def resolved_of_run(wildcards):
 
 
 def shot_scratch(wildcards):
-    """The resumable folder of one shot's stylisation: outside results/, not a declared output."""
+    """The resumable folder of one shot's stylisation, relative to config `scratch` (outside
+    results/, not a declared output). Only the relative part is a param, so that moving the
+    scratch folder reruns nothing; the job joins it to `config["scratch"]`."""
     run = RUN.format(**{k: getattr(wildcards, k) for k in KEYS})
-    return os.path.join(
-        config["scratch"], os.path.relpath(run, "results"), wildcards.shot
-    )
+    return os.path.join(os.path.relpath(run, "results"), wildcards.shot)
 
 
 def run_shots(wildcards):

@@ -34,11 +34,12 @@ rule sequence:
         runtime=job_minutes("sequence"),
         mem_mb=job_mem_mb("stylize"),
     params:
-        work=shot_scratch,
+        shot_folder=shot_scratch,
         style_weights=style_weights,
         budget=budget,
         variant=variant,
         settings=stylize_options,
+        code=script_code("sequence.py"),
     script:
         "../scripts/sequence.py"
 
@@ -66,5 +67,6 @@ rule assemble:
         mem_mb=job_mem_mb("small"),
     params:
         resolved=resolved_of_run,
+        code=script_code("assemble.py"),
     script:
         "../scripts/assemble.py"

@@ -1,6 +1,7 @@
 """Stylise one shot of one clip with one style, budget and variant (rule sequence).
 
-The shot is stylised in params.work, a scratch folder Snakemake does not manage, so a restarted
+The shot is stylised in a scratch folder Snakemake does not manage (config `scratch` joined to
+params.shot_folder), so a restarted
 job resumes at the first unfinished frame. A signature of the settings, the inputs, the shot and
 the styleflow version is kept beside the frames: if it differs (params changed — they hold the resolved settings: preset and variant
 contents, weights file, styleflow version —, inputs rebuilt, styleflow upgraded, folder from elsewhere), the folder is started afresh, so a resumed run never
@@ -21,7 +22,7 @@ from styleflow.video.sequence import CSV_COLUMNS, start_or_resume, stylize_shot
 from styleflow.video.shots import Shot, publish_shot
 
 inp, out, p = snakemake.input, snakemake.output, snakemake.params
-work, shot = Path(p.work), Shot.parse(snakemake.wildcards.shot)
+work, shot = Path(snakemake.config["scratch"], p.shot_folder), Shot.parse(snakemake.wildcards.shot)
 files = [Path(f) for f in inp.styles] + [
     f for d in (inp.frames, inp.flow, inp.masks) for f in sorted(Path(d).iterdir())
 ]
@@ -32,7 +33,7 @@ for f in files:
 signature = {
     "styleflow": styleflow.__version__,
     "shot": shot.name,
-    "params": {k: v for k, v in p.items() if k != "work"},
+    "params": dict(p.items()),
     "inputs": digest.hexdigest(),
 }
 outcome = start_or_resume(work, signature)
