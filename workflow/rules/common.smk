@@ -9,6 +9,7 @@ Folder layout (all under results/; logs/ and benchmarks/ mirror it by rule):
     results/prep/{video}/h{res}/masks-{method}/                     reliability maps + cuts.json
     results/prep/{video}/h{res}/cuts-{method}/cuts.json             the cuts again: plans the shots
     results/prep/{video}/h{res}/flow-{method}.mp4, warped-{method}.mp4
+    results/runs/{video}/{style}/h{res}/{budget}/{variant}/plan.json     the run's plan (plan.smk)
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/shots/{first}-{last}/   one shot's frames
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/frames/   the run's stylised frames (assembled)
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/run.json, frames.csv, video.mp4
@@ -260,11 +261,6 @@ def stylize_options(wildcards):
             OPTIONS, variant_spec(wildcards.variant), seed=config["seed"]
         ),
     }
-
-
-def resolved_of_run(wildcards):
-    """The run's resolved settings, recorded in its run.json by the assemble job."""
-    return stylize_options(wildcards)["resolved"]
 
 
 def shot_scratch(wildcards):

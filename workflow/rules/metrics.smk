@@ -39,6 +39,7 @@ rule metrics:
         style_weights=style_weights,
         flow_method=FLOW,
         losses=METRIC_LOSSES,
+        plan=plan_hash,
         code=script_code("metrics.py"),
     script:
         "../scripts/metrics.py"

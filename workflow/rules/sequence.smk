@@ -20,6 +20,7 @@ rule sequence:
         masks=f"{PREP}/masks-{FLOW}",
         styles=style_images,
         model=run_model,
+        plan=f"{RUN}/plan.json",
     output:
         shot=directory(f"{RUN}/shots/{{shot}}"),
     log:
@@ -35,11 +36,7 @@ rule sequence:
         mem_mb=job_mem_mb("stylize"),
     params:
         shot_folder=shot_scratch,
-        style_weights=style_weights,
-        budget=budget,
-        variant=variant,
-        settings=stylize_options,
-        code=script_code("sequence.py"),
+        plan=run_plan,
     script:
         "../scripts/sequence.py"
 
@@ -66,7 +63,7 @@ rule assemble:
         runtime=job_minutes("small"),
         mem_mb=job_mem_mb("small"),
     params:
-        resolved=resolved_of_run,
+        plan=run_plan,
         code=script_code("assemble.py"),
     script:
         "../scripts/assemble.py"

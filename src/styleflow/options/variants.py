@@ -68,6 +68,18 @@ class _VideoSettingsMethods:
         """Whether frames read flows and masks: warped starts, the temporal loss, multi-pass blends."""
         return self.init == "prev_warped" or self.temporal or self.passes > 1  # type: ignore[attr-defined]
 
+    def budgets(self, first: int | None, later: int | None, default: int) -> tuple[int, int, int]:
+        """Iteration budgets ``(first frame and after a cut, later frames, each frame of a later pass)``:
+        the variant's own (0 is a budget: feed-forward runs optimise nothing), else ``first`` /
+        ``later`` (the grid's or the command line's), else ``default`` (the preset's ``iterations``).
+        A later pass gets ``pass_iterations``, else half the later frames' budget (at least 1).
+        The one place that decides a run's budgets."""
+        s: Any = self
+        first_budget = next(int(v) for v in (s.first_iterations, first, default) if v is not None)
+        later_budget = next(int(v) for v in (s.iterations, later, default) if v is not None)
+        pass_budget = int(s.pass_iterations) if s.pass_iterations is not None else max(1, later_budget // 2)
+        return first_budget, later_budget, pass_budget
+
     @property
     def flow_offsets(self) -> list[int]:
         """The frame offsets whose flows and masks the run reads: ``long_term`` with the temporal

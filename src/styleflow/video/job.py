@@ -27,8 +27,6 @@ are removed; completed flows and stylised frames stay for the next call to reuse
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -39,7 +37,7 @@ from styleflow.io.encode import encode_video
 from styleflow.io.frames import DECODER, extract_frames, read_meta
 from styleflow.io.images import read_image, size_for_height
 from styleflow.io.layout import ClipPaths, list_frames
-from styleflow.io.records import record_matches
+from styleflow.io.records import content_hash, record_matches
 from styleflow.motion.consistency import compute_masks, masks_are_current
 from styleflow.motion.flow import check_offsets, compute_flows, flows_are_current, remove_flow_files
 from styleflow.options.resolved import resolved_settings
@@ -55,8 +53,7 @@ def default_work_dir(out_mp4: str | os.PathLike[str]) -> Path:
 
 def run_key(payload: Mapping[str, Any]) -> str:
     """Short stable hash of the settings that decide the stylised frames."""
-    blob = json.dumps(payload, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:10]
+    return content_hash(payload, 10)
 
 
 def prepare_clip(

@@ -236,9 +236,7 @@ def stylize_shot(
     opts = dict(options or {})
     preset = str(opts.pop("preset", "gatys"))
     settings = settings_from(preset, {**opts, **image_overrides, "seed": seed})
-    first_budget = _first_not_none(video.first_iterations, first_iterations, settings.iterations)
-    later_budget = _first_not_none(video.iterations, iterations, settings.iterations)
-    pass_budget = _first_not_none(video.pass_iterations, max(1, later_budget // 2))
+    first_budget, later_budget, pass_budget = video.budgets(first_iterations, iterations, settings.iterations)
 
     data = _Clip(clip, _frame_count(clip, n_frames))
     if shot not in plan_shots(data.cuts, data.n):
@@ -317,10 +315,6 @@ def stylize_shot(
         "environment": environment(),
     }
     return record, rows
-
-
-def _first_not_none(*values: int | None) -> int:
-    return next(int(v) for v in values if v is not None)
 
 
 def _stylize_frame(
