@@ -36,7 +36,7 @@ def test_a_shot_published_after_snakemake_was_killed_is_redone_when_a_setting_ch
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     tiny = str(CONFIG / "tiny.yaml")
     cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--cores", "2", "--configfile", tiny, "results/ablation.csv"]
+           "results/ablation.csv", "--cores", "2", "--configfile", tiny]
     first_frame = tmp_path / "scratch/runs/demo/swirls/h40/tiny/flowInit_temporalLoss" / SHOT / "frame_000001.png"
     shot = tmp_path / RUN / "shots" / SHOT
     # 1. SIGKILL to Snakemake alone, once the shot has written its first frame; its job goes on
@@ -54,13 +54,13 @@ def test_a_shot_published_after_snakemake_was_killed_is_redone_when_a_setting_ch
     assert old["video_settings"]["temporal_weight"] == 1e4
     # 3. unlock, finish the grid
     snakemake("--unlock", "--configfile", tiny, workdir=tmp_path)
-    snakemake("--cores", "2", "--configfile", tiny, "results/ablation.csv", workdir=tmp_path, timeout=600)
+    snakemake("results/ablation.csv", "--cores", "2", "--configfile", tiny, workdir=tmp_path, timeout=600)
     # 4. change the variant's temporal weight, rerun
     cfg = yaml.safe_load(Path(tiny).read_text())
     cfg["variants"]["flowInit_temporalLoss"] = {"temporal_weight": 2.0e4}
     edited = overlay(tmp_path, "edited", cfg)
     changed_at = time.time()
-    snakemake("--cores", "2", "--configfile", edited, "results/ablation.csv", workdir=tmp_path, timeout=600)
+    snakemake("results/ablation.csv", "--cores", "2", "--configfile", edited, workdir=tmp_path, timeout=600)
     # frames, shot.json, run.json, metrics.json and the table row: all made by the new setting
     run = tmp_path / RUN
     plan = json.loads((run / "plan.json").read_text())
