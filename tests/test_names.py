@@ -42,7 +42,7 @@ def test_misspelt_names_in_the_grid_name_the_closest() -> None:
         check_grid_options({"variants": {"noinit": {}}})
     with pytest.raises(StyleflowError, match="variant base 'flowinit_temporalLoss': .*did you mean flowInit_temporalLoss?"):
         check_grid_options({"variants": {"mine": {"base": "flowinit_temporalLoss"}}})
-    with pytest.raises(StyleflowError, match="variant 'noinit': not a built-in variant; did you mean noInit?"):
+    with pytest.raises(StyleflowError, match="variant 'noinit': unknown, not a built-in variant; did you mean noInit?"):
         resolve_variant("noinit")
     with pytest.raises(StyleflowError, match="preset 'gatsy': unknown; did you mean gatys?"):
         check_grid_options({"options": {"preset": "gatsy"}})

@@ -56,7 +56,7 @@ def refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str])
         (["--step", "0"], "argument --step: expected a whole number >= 1, got 0"),
         (["--start", "-2"], "argument --start: expected a whole number >= 0, got -2"),
         (["--style-weights", "-1"], "argument --style-weights: expected a number >= 0, got -1.0"),
-        (["--variant", "noinit"], "variant 'noinit': not a built-in variant; did you mean noInit?"),
+        (["--variant", "noinit"], "variant 'noinit': unknown, not a built-in variant; did you mean noInit?"),
         (["--init", "model"], "variant init/first_init 'model' needs `model: PATH`"),
     ],
 )

@@ -62,7 +62,7 @@ def test_video_chain_writes_h264_and_reuses_its_work_folder(tmp_path, clip_and_s
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--variant", "sideways"], "variant 'sideways': not a built-in variant"),
+        (["--variant", "sideways"], "variant 'sideways': unknown"),
         (["--height", "0"], "--height 0: too small"),
     ],
 )

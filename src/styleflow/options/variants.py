@@ -132,7 +132,7 @@ def resolve_variant(variant: str | Mapping[str, Any]) -> tuple[str, VideoSetting
     """
     if isinstance(variant, str):
         if variant not in VARIANTS:
-            raise StyleflowError(f"variant {variant!r}: not a built-in variant; {name_hint(variant, VARIANTS)}")
+            raise StyleflowError(f"variant {variant!r}: unknown, not a built-in variant; {name_hint(variant, VARIANTS)}")
         name, values = variant, dict(VARIANTS[variant])
     elif isinstance(variant, Mapping):
         values = dict(variant)
@@ -141,7 +141,7 @@ def resolve_variant(variant: str | Mapping[str, Any]) -> tuple[str, VideoSetting
         name = str(values.pop("name", base or "custom"))
         if base is not None:
             if base not in VARIANTS:
-                raise StyleflowError(f"variant base {base!r}: not a built-in variant; {name_hint(base, VARIANTS)}")
+                raise StyleflowError(f"variant base {base!r}: unknown, not a built-in variant; {name_hint(base, VARIANTS)}")
             values = {**VARIANTS[base], **values}
     else:
         raise StyleflowError(f"variant: expected a name or a mapping, got {type(variant).__name__}")

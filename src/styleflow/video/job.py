@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from styleflow.errors import StyleflowError
+from styleflow.ff.data import file_digest
+from styleflow.ff.infer import check_styles
+from styleflow.ff.model import load_model
 from styleflow.io.atomic import removing_new_folders
 from styleflow.io.encode import encode_video
 from styleflow.io.frames import DECODER, extract_frames, read_meta
@@ -41,8 +44,9 @@ from styleflow.io.records import content_hash, record_matches
 from styleflow.motion.consistency import compute_masks, masks_are_current
 from styleflow.motion.flow import check_offsets, compute_flows, flows_are_current, remove_flow_files
 from styleflow.options.resolved import resolved_settings
-from styleflow.video.sequence import stylize_clip
 from styleflow.options.variants import DEFAULT_VARIANT, resolve_variant
+from styleflow.video.network import stylize_frames
+from styleflow.video.sequence import stylize_clip
 
 
 def default_work_dir(out_mp4: str | os.PathLike[str]) -> Path:
@@ -145,9 +149,6 @@ def stylize_video(
         read_image(s)
     loaded = None
     if model is not None:
-        from styleflow.ff.infer import check_styles
-        from styleflow.ff.model import load_model
-
         loaded = load_model(model)  # fail early on a bad model file or style
         check_styles(loaded, styles)
     name, video_settings, _ = resolve_variant(variant)  # fail early on a bad variant
@@ -160,8 +161,6 @@ def stylize_video(
     })
     run_dir = prep / "runs" / f"{name}-{key}"
     if loaded is not None:
-        from styleflow.ff.data import file_digest
-
         run_dir = prep / "runs" / f"feedforward-{file_digest(Path(model))}"  # type: ignore[arg-type]
     pinned = {"preset": resolved["preset"], **resolved["options"]}  # weights: auto as recorded
     with removing_new_folders([work, prep, prep / "frames", prep / f"flow-{flow_method}",
@@ -172,8 +171,6 @@ def stylize_video(
                             flow_format=flow_format, need_flow=keep_flow or not finished)
         meta = read_meta(clip.frames)
         if loaded is not None:
-            from styleflow.ff.infer import stylize_frames
-
             record = stylize_frames(loaded, clip.frames, run_dir, device=device, progress=progress)
         else:
             record = stylize_clip(

@@ -33,12 +33,13 @@ import numpy as np
 import torch
 
 from styleflow.errors import StyleflowError
+from styleflow.ff.infer import check_styles, stylize_image
+from styleflow.ff.model import load_model
 from styleflow.io.atomic import write_json
 from styleflow.io.flo import read_flow
 from styleflow.io.frames import FrameCache
 from styleflow.io.images import read_image
 from styleflow.io.layout import ClipPaths, list_frames
-from styleflow.io.records import normalised, record_matches
 from styleflow.motion.consistency import (
     combine_closest_first,
     consistency_mask,
@@ -49,15 +50,12 @@ from styleflow.motion.warp import warp
 from styleflow.optim.stylize_image import environment
 from styleflow.optim.stylizer import Stylizer, TemporalTerm
 from styleflow.options.settings import settings_from
-from styleflow.progress import IterationBar, frame_bar
-from styleflow.video.shots import Shot, merge_records, plan_shots, write_rows
-from styleflow.video.store import FrameStore, quantise  # noqa: F401 (quantise was public here)
 from styleflow.options.variants import DEFAULT_VARIANT, VideoSettings, resolve_variant
+from styleflow.progress import IterationBar, frame_bar
+from styleflow.video.network import network_shot
+from styleflow.video.shots import Shot, merge_records, plan_shots, write_rows
+from styleflow.video.store import CSV_COLUMNS, FrameStore, frame_rows, quantise, start_or_resume  # noqa: F401 (public here before)
 
-CSV_COLUMNS = (
-    "frame", "passes", "init", "shot_start", "iterations", "converged", "restores",
-    "content_loss", "style_loss", "temporal_loss", "total_loss", "temporal_terms", "mask_mean", "seconds",
-)
 
 
 class _Clip:
@@ -106,32 +104,6 @@ class _Clip:
                             f"{p}: missing; compute flows and masks for frame offsets {list(offsets)} first "
                             f"(styleflow.motion.flow, or the workflow's flow.offsets setting)"
                         )
-
-
-def start_or_resume(out_dir: str | os.PathLike[str], signature: Mapping[str, Any]) -> str:
-    """Prepare ``out_dir`` for a run described by ``signature``.
-
-    ``signature`` is anything JSON-serialisable that identifies what the frames depend on
-    (settings, input files and their sizes/times, styleflow version). Frames left by a run with
-    another signature (or none) are deleted, so a resumed run never mixes frames made
-    differently; with the same signature the finished frames are kept.
-
-    Returns:
-        ``"new"`` (no folder yet), ``"resume"`` (same signature: finished frames kept) or
-        ``"reset"`` (a different or missing signature: the folder was emptied).
-    """
-    import shutil
-
-    out = Path(out_dir)
-    state = out / ".signature.json"
-    outcome = "new"
-    if out.exists():
-        outcome = "resume" if record_matches(state, signature) else "reset"
-        if outcome == "reset":
-            shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(state, normalised(dict(signature)))
-    return outcome
 
 
 def _noise(shape: tuple[int, ...], seed: int, k: int) -> np.ndarray:
@@ -243,8 +215,6 @@ def stylize_shot(
         raise StyleflowError(f"shot {shot.name}: not a shot of {clip.masks} (cuts {data.cuts}, {data.n} frames); "
                              "plan the shots from the clip's cuts.json")
     if video.init == video.first_init == "model" and first_budget == later_budget == 0 and video.passes == 1:
-        from styleflow.ff.infer import network_shot
-
         return network_shot(clip, styles, out, shot, data.cuts, data.n, name, video, preset, settings, seed,
                             device, progress, t_start)
     stores = [FrameStore(out / f".pass{p}") for p in range(1, video.passes)] + [FrameStore(out)]
@@ -256,9 +226,6 @@ def stylize_shot(
     stylizer = Stylizer(settings, style_images, style_weights, device=device)
     ff_model = None
     if "model" in (video.init, video.first_init):
-        from styleflow.ff.infer import check_styles
-        from styleflow.ff.model import load_model
-
         ff_model = load_model(video.model, stylizer.device)  # type: ignore[arg-type]
         check_styles(ff_model, styles)
     out.mkdir(parents=True, exist_ok=True)
@@ -363,8 +330,6 @@ def _stylize_frame(
         elif mode == "random":
             init = _noise(content.shape, seed, k)
         elif mode == "model":  # the feed-forward network's stylisation (styleflow.ff)
-            from styleflow.ff.infer import stylize_image
-
             init = stylize_image(ff_model, content, stylizer.device)
         elif mode == "prev":
             init = store.load(nearest)
@@ -421,19 +386,3 @@ def _stylize_frame(
         "precision": stylizer.precision,
     }
     return result.image, record
-
-
-def frame_rows(stores: list[FrameStore], frames: range) -> list[dict[str, Any]]:
-    """One row per frame: the final pass's losses; iterations and seconds summed over passes."""
-    rows = []
-    for k in frames:
-        records = [s.record(k) for s in stores]
-        last = records[-1]
-        row = {c: last.get(c) for c in CSV_COLUMNS}
-        row["passes"] = len(records)
-        row["init"] = records[0]["init"]
-        row["shot_start"] = records[0]["shot_start"]
-        row["iterations"] = int(sum(r["iterations"] for r in records))
-        row["seconds"] = round(float(sum(r["seconds"] for r in records)), 4)
-        rows.append(row)
-    return rows
