@@ -208,7 +208,8 @@ def model_settings(wildcards):
         "max_frames",
         "seed",
     )
-    settings = {k: m[k] for k in keys}
+    # null: TrainSettings' own default (the one place it is defined)
+    settings = {k: m[k] for k in keys if not (k == "temporal_weight" and m[k] is None)}
     # the prepared frames are the resolution's; `size` is the crop side (style scale: the resolution's)
     settings["size"] = int(wildcards.res)
     settings["crop"] = (
