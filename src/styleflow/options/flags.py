@@ -84,8 +84,12 @@ def add_flags(group: argparse._ArgumentGroup, command: str, only: Iterable[str] 
         elif o not in cli_options(command):
             continue
         shown = ("on" if o.default else "off") if o.kind == "bool" else o.default
-        label = "gatys" if scope == "image" else "default"
-        help_text = o.help if o.default is None else f"{o.help} ({label}: {shown})"
+        if o.default is None:
+            help_text = o.help
+        elif scope == "image":
+            help_text = f"{o.help} (gatys: {shown})"
+        else:
+            help_text = f"{o.help} (default: {shown}, unless --variant sets it)"
         help_text = help_text.replace("%", "%%")
         if o.kind == "bool":
             group.add_argument(o.flag, dest=o.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
