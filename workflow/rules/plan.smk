@@ -14,7 +14,7 @@ import functools
 import types
 
 from styleflow.io.atomic import write_json
-from styleflow.io.records import content_hash
+from styleflow.io.records import content_hash, normalised
 
 
 @functools.lru_cache(maxsize=None)
@@ -31,7 +31,8 @@ def _plan(video, style, res, budget_name, variant_name):
         "settings": stylize_options(w),
         "code": script_code("sequence.py"),
     }
-    return {"plan": content_hash(contents), **contents}
+    # keys sorted (as JSON reads back): a param's text does not depend on the config's key order
+    return normalised({"plan": content_hash(contents), **contents})
 
 
 def run_plan(wildcards):
@@ -55,6 +56,6 @@ rule plan:
         runtime=job_minutes("small"),
         mem_mb=job_mem_mb("small"),
     params:
-        plan=run_plan,
+        plan=plan_hash,
     run:
-        write_json(output.plan, params.plan)
+        write_json(output.plan, run_plan(wildcards))
