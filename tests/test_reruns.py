@@ -115,3 +115,13 @@ def test_an_edited_variant_reruns_that_variant_only(grid: Path) -> None:
     counts = planned(grid, "--configfile", str(overlay))
     assert counts.get("sequence") == 1 and counts.get("assemble") == 1
     assert not {"frames", "flow", "consistency"} & set(counts)
+
+
+def test_the_order_of_keys_in_the_config_reruns_nothing(grid: Path) -> None:
+    def reverse(value):
+        return {k: reverse(value[k]) for k in reversed(list(value))} if isinstance(value, dict) else value
+
+    cfg = reverse(yaml.safe_load((grid / "config/tiny.yaml").read_text()))
+    reordered = grid / "work/reordered.yaml"
+    reordered.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert planned(grid, "--configfile", str(reordered)) == {}
