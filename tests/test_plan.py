@@ -86,3 +86,19 @@ def test_assemble_refuses_a_shot_of_another_plan(tmp_path: Path) -> None:
         assemble_run([shot], tmp_path / "frames", tmp_path / "frames.csv", tmp_path / "run.json", ["frame"],
                      plan="bbbb")
     assert not (tmp_path / "run.json").exists()
+
+
+@pytest.mark.parametrize(
+    "variant, grid, expected",
+    [
+        ("flowInit_temporalLoss", (6, 3), (6, 3, 1)),
+        ("moreSteps", (6, 3), (500, 500, 250)),
+        ({"base": "feedforward", "model": "m.pt"}, (60, 30), (0, 0, 1)),  # 0 is a budget, not "unset"
+        ({"base": "multiPass", "pass_iterations": 7}, (None, None), (300, 300, 7)),
+    ],
+)
+def test_a_runs_budgets_are_decided_in_one_place(variant, grid, expected) -> None:
+    from styleflow.options.variants import resolve_variant
+
+    _, video, _ = resolve_variant(variant)
+    assert video.budgets(*grid, default=300) == expected
