@@ -65,7 +65,7 @@ def test_default_profile_is_picked_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     _, args = parse_args(["-n"])
     assert args.rerun_incomplete and args.show_failed_logs
-    assert {t.name for t in args.rerun_triggers} == {"MTIME", "PARAMS", "INPUT", "CODE"}
+    assert {t.name for t in args.rerun_triggers} == {"MTIME", "PARAMS", "INPUT"}  # code: a param (codehash)
     assert {k: r.value for k, r in args.resources.items()} == {"gpu": 1}
     _, args = parse_args(["-n", "--resources", "gpu=2"])  # the command line wins
     assert args.resources["gpu"].value == 2

@@ -39,6 +39,8 @@ rule metrics:
         style_weights=style_weights,
         flow_method=FLOW,
         losses=METRIC_LOSSES,
+        plan=plan_hash,
+        code=script_code("metrics.py"),
     script:
         "../scripts/metrics.py"
 
@@ -70,6 +72,8 @@ rule ablation:
     resources:
         runtime=job_minutes("small"),
         mem_mb=job_mem_mb("small"),
+    params:
+        code=script_code("ablation.py"),
     script:
         "../scripts/ablation.py"
 
@@ -108,6 +112,8 @@ rule plots:
     resources:
         runtime=job_minutes("small"),
         mem_mb=job_mem_mb("small"),
+    params:
+        code=script_code("plots.py"),
     script:
         "../scripts/plots.py"
 
@@ -139,5 +145,6 @@ rule sidebyside:
     params:
         variants=sidebyside_variants,
         audio=config["encode"]["audio"],
+        code=script_code("sidebyside.py"),
     script:
         "../scripts/sidebyside.py"

@@ -22,5 +22,6 @@ row = score_run(
     frames_dir=snakemake.input.frames,
     out_csv=snakemake.output.frames,
     out_json=snakemake.output.summary,
+    plan=snakemake.params.plan,
 )
 print(row)

@@ -44,6 +44,7 @@ ABLATION_COLUMNS = (
     "loss_backbone",
     "flow_method",
     "measured_on",
+    "plan",
 )
 
 #: Metrics compared within a group (lower is better) and how they are titled.
@@ -103,6 +104,7 @@ def run_summary(
         "loss_backbone": f"{loss.get('backbone')} ({loss.get('weights_source')})" if loss else None,
         "flow_method": flow_method,
         "measured_on": measured_on,
+        "plan": record.get("plan"),  # the hash of the run's plan (workflow/rules/plan.smk)
         "details": {"height": clip_summary.get("height"), "width": clip_summary.get("width"),
                     "warp_pairs": clip_summary.get("warp_pairs"), "loss_backbone": loss or None,
                     "seconds_total": run_means.get("seconds_total")},
