@@ -288,27 +288,30 @@ def test_changed_settings_restart_the_run(tiny: Path, tmp_path: Path) -> None:
     assert json.loads((run / "run.json").read_text())["first_iterations"] == 5
 
 
-def test_interrupted_stylisation_resumes(tmp_path: Path) -> None:
-    """Kill Snakemake (and its job) mid-clip; the next call finishes the clip from where it stopped."""
+def test_interrupted_stylisation_resumes(tiny: Path, tmp_path: Path) -> None:
+    """Kill Snakemake (and its job) mid-clip; the next call finishes the clip from where it stopped.
+
+    On a private copy of the tiny run: its frames, flow and masks are reused, and a new budget makes
+    a new run of the same 4-frame clip, slow enough (20 iterations a frame) to be caught mid-shot."""
+    work = private_copy(tiny, tmp_path)
     config = yaml.safe_load((CONFIG / "tiny.yaml").read_text())
-    config["videos"]["demo"]["max_frames"] = 6
     config["budgets"] = {"slow": {"first": 20, "later": 20}}
     config["variants"] = {"noInit": {}}
-    cfg = overlay(tmp_path, "cfg", config)
-    run = tmp_path / "results/runs/demo/swirls/h40/slow/noInit"
-    target = str(run.relative_to(tmp_path) / "run.json")  # this stage only: no metrics, tables, plots
+    cfg = overlay(work, "cfg", config)
+    run = work / "results/runs/demo/swirls/h40/slow/noInit"
+    target = str(run.relative_to(work) / "run.json")  # this stage only: no metrics, tables, plots
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
            "--cores", "2", target, "--configfile", cfg]  # fmt: skip
-    scratch = tmp_path / "scratch/runs/demo/swirls/h40/slow/noInit/000001-000006"  # config scratch
-    kill_when(cmd, tmp_path, scratch / "frame_000002.png", env=env)
+    scratch = work / "scratch/runs/demo/swirls/h40/slow/noInit" / SHOT  # config scratch
+    kill_when(cmd, work, scratch / "frame_000002.png", env=env)
     done = {p.name: p.stat().st_mtime_ns for p in scratch.glob("frame_*.png")}
-    assert 2 <= len(done) < 6 and not (run / "run.json").exists()
-    snakemake("--unlock", "--configfile", cfg, workdir=tmp_path)  # the killed run left its lock
-    out = snakemake("--cores", "2", target, "--configfile", cfg, workdir=tmp_path, timeout=300).stdout
-    assert job_counts(out) == {"sequence": 1, "assemble": 1}
-    shot = run / "shots/000001-000006"  # the finished frames moved there from the scratch folder
+    assert 2 <= len(done) < 4 and not (run / "run.json").exists()
+    snakemake("--unlock", "--configfile", cfg, workdir=work)  # the killed run left its lock
+    out = snakemake("--cores", "2", target, "--configfile", cfg, workdir=work, timeout=300).stdout
+    assert job_counts(out) == {"sequence": 1, "assemble": 1}  # no frames, flow or masks: the copy's
+    shot = run / "shots" / SHOT  # the finished frames moved there from the scratch folder
     assert {n: (shot / n).stat().st_mtime_ns for n in done} == done  # finished frames kept as they were
-    assert len(list((run / "frames").glob("frame_*.png"))) == 6 and not scratch.exists()
-    log = (tmp_path / "logs/sequence/demo/swirls/h40/slow/noInit/000001-000006.log").read_text()
+    assert len(list((run / "frames").glob("frame_*.png"))) == 4 and not scratch.exists()
+    log = (work / f"logs/sequence/demo/swirls/h40/slow/noInit/{SHOT}.log").read_text()
     assert "resuming the unfinished run" in log and "starting afresh" not in log
