@@ -31,6 +31,7 @@ def args(material, work, steps: int = 2) -> list[str]:
             "--work", str(work), "--json", str(work / "result.json")]
 
 
+@pytest.mark.slow
 def test_bench_runs_and_reuses_only_matching_models(material, tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(BENCH))  # the spawned training workers import the bench by name
     work = tmp_path / "work"

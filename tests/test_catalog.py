@@ -106,6 +106,7 @@ def test_every_rule_names_the_one_conda_env() -> None:
     assert set(envs) == {"../envs/styleflow.yaml"}
 
 
+@pytest.mark.slow
 def test_test_config_dry_runs_video_and_still_image_stages(tmp_path: Path) -> None:
     config = REPO / ".test" / "config" / "config.yaml"
     out = snakemake("-n", "--configfile", str(config), workdir=tmp_path).stdout

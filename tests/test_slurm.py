@@ -45,7 +45,7 @@ TOY = REPO / "tests" / "slurm" / "toy"
 TEST_CONFIG = REPO / "tests" / "slurm" / "pipeline.yaml"
 VENV_BIN = Path(sys.executable).parent
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]  # a cluster start and Snakemake runs: minutes
 
 slurm = pytest.fixture(scope="module")(slurm_cluster_fixture)
 

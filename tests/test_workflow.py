@@ -26,6 +26,9 @@ import yaml
 from workflow_helpers import BIN, CONFIG, REPO, kill_when, overlay, private_copy, scheduled, snakemake
 from workflow_helpers import job_counts as _job_counts
 
+#: Every test here starts Snakemake (seconds each): not in the quick tier (pytest -m "not slow").
+pytestmark = pytest.mark.slow
+
 PREP_RULES = {"frames", "flow", "consistency"}
 #: The rules of this issue; later stages (metrics, tables, grids) add their own jobs to a run.
 STAGES = {"demo_clip", "demo_style", "frames", "flow", "consistency", "flowviz", "sequence", "assemble", "encode",
