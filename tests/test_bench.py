@@ -194,6 +194,7 @@ def test_peak_memory_measures_an_allocation():
     assert big.rss_mib > small.rss_mib + 200
 
 
+@pytest.mark.slow
 def test_memory_check_at_a_tiny_size(tiny_run, tmp_path, capsys):
     """The memory script's code path: two lengths, one height, each in a fresh process (on the
     demo clip and style the speed run made)."""

@@ -58,7 +58,27 @@ def test_catalog_file_license_and_test_config() -> None:
     assert project["license"]["text"] == "MIT"
     licence = (REPO / "LICENSE").read_text()
     assert licence.startswith("MIT License") and "WITHOUT WARRANTY OF ANY KIND" in licence
-    assert (REPO / ".test" / "config" / "config.yaml").is_file()
+    assert re.search(r"^Copyright \(c\) \d{4} \S", licence, re.M), "LICENSE names no year and holder"
+    # the catalog's usage text says what a user runs, and what it says holds
+    desc = usage["mandatory-flags"]["desc"]
+    assert "snakemake --cores N" in desc and "config/config.yaml" in desc and "config/README.md" in desc
+    assert (REPO / "config" / "README.md").is_file() and (REPO / "workflow" / "envs" / "styleflow.yaml").is_file()
+    assert any(p.name.endswith(".rst") for p in (REPO / "workflow" / "report").iterdir())  # report: true
+
+
+def test_the_test_config_is_the_tiny_grid_with_still_images() -> None:
+    """.test/config/config.yaml (the catalog's CI config) is schema-valid, reads only what the workflow
+    makes itself (results/demo/), is the tiny video grid plus still images and the layer figure."""
+    from snakemake.utils import validate
+
+    test_cfg = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())
+    tiny = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
+    validate(test_cfg, str(SCHEMA))
+    validate(tiny, str(SCHEMA))  # both with the schema's defaults filled in
+    assert {k: v for k, v in test_cfg.items() if k != "images"} == {k: v for k, v in tiny.items() if k != "images"}
+    images = test_cfg["images"]
+    assert all(str(p).startswith("results/demo/") for p in images["photos"].values())
+    assert images["sizes"] and max(images["sizes"]) <= 64 and images["layers"]["photo"] in images["photos"]
 
 
 def _requirement_name(req: str) -> str:
@@ -86,6 +106,7 @@ def test_every_rule_names_the_one_conda_env() -> None:
     assert set(envs) == {"../envs/styleflow.yaml"}
 
 
+@pytest.mark.slow
 def test_test_config_dry_runs_video_and_still_image_stages(tmp_path: Path) -> None:
     config = REPO / ".test" / "config" / "config.yaml"
     out = snakemake("-n", "--configfile", str(config), workdir=tmp_path).stdout

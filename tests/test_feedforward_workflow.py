@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow_helpers import CONFIG, job_counts, overlay, snakemake
+from workflow_helpers import CONFIG, job_counts, overlay, private_copy, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +21,11 @@ MODELS = {
 
 
 @pytest.fixture(scope="module")
-def grid(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("ffgrid")
+def grid(tiny_run: Path, tmp_path_factory) -> Path:
+    """The tiny grid plus the model variants: a private copy of the session's tiny run, so only the
+    model, its two runs and the tables after them are made here (frames, flow, masks and the tiny
+    grid's runs are the copy's)."""
+    workdir = private_copy(tiny_run, tmp_path_factory.mktemp("ffgrid"))
     extra = overlay(workdir, "models", MODELS)
     snakemake("--cores", "2", "--configfile", str(CONFIG / "tiny.yaml"), extra, workdir=workdir, timeout=900)
     return workdir

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from workflow_helpers import CONFIG, job_counts, overlay, snakemake
 
+#: Every test here starts Snakemake (seconds each): not in the quick tier (pytest -m "not slow").
+pytestmark = pytest.mark.slow
+
 PREP = "results/prep/demo/h40"
 RUN = "results/runs/demo/swirls/h40/tiny/{variant}"
 LATER = {"flow", "consistency", "flowviz", "sequence", "assemble", "metrics"}

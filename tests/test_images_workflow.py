@@ -15,6 +15,9 @@ import yaml
 from workflow_helpers import CONFIG, overlay, scheduled, snakemake
 from workflow_helpers import job_counts as _job_counts
 
+#: Every test here starts Snakemake (seconds each): not in the quick tier (pytest -m "not slow").
+pytestmark = pytest.mark.slow
+
 IMAGE_RULES = {"demo_image", "demo_style", "stylize_image", "contact_sheet", "layer_figure"}
 VIDEO_RULES = {"demo_clip", "frames", "flow", "consistency", "flowviz", "sequence", "encode", "metrics"}
 

@@ -51,6 +51,21 @@ def test_style_loss_weighted_sum_over_layers():
     assert loss.item() == pytest.approx(0.5 * 13.9375 + 2.0 * 4.0, abs=1e-12)
     # only the layers named in the weights count
     assert style_loss(feats, targets, {"b": 1.0}).item() == pytest.approx(4.0, abs=1e-12)
+    # the meter's scale (Caffe-range features): s·G = 2·1 = 2 against 3 → (2 − 3)² = 1
+    assert style_loss(feats, targets, {"b": 1.0}, scale=2.0).item() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_the_loss_meter_computes_its_style_loss_with_this_function(monkeypatch):
+    """The optimiser's and the metrics' style loss (LossMeter.style_loss) is this function with the
+    meter's layer weights and scale, not a copy of it."""
+    from styleflow.loss import functional
+    from styleflow.loss.meter import LossMeter
+
+    calls = []
+    monkeypatch.setattr(functional, "style_loss", lambda f, g, w, scale=1.0: calls.append((dict(w), scale)) or 42.0)
+    meter = LossMeter.__new__(LossMeter)  # only the attributes style_loss reads
+    meter.style_layers, meter.s2 = {"relu1_1": 0.5}, 3.0
+    assert meter.style_loss({}, {}) == 42.0 and calls == [({"relu1_1": 0.5}, 3.0)]
 
 
 def test_total_variation_by_hand():

@@ -52,12 +52,11 @@ def run_snakemake(workdir: Path, *args: str, edit: str | None = None, timeout: f
         os.environ["PYTHONPATH"] = old
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
-    """Both tiny runs (noInit, flowInit_temporalLoss) stylised; nothing after them (no metrics)."""
-    workdir = tmp_path_factory.mktemp("options")
-    run_snakemake(workdir, "--cores", "2", *targets("noInit", "flowInit_temporalLoss"), timeout=600)
-    return workdir
+@pytest.fixture
+def built(tiny_run: Path) -> Path:
+    """Both tiny runs (noInit, flowInit_temporalLoss) stylised: conftest's session-wide run of the
+    tiny grid (read-only here; the dry runs below change nothing in it)."""
+    return tiny_run
 
 
 def test_run_records_its_resolved_settings_and_the_pinned_weights(built: Path) -> None:

@@ -154,6 +154,7 @@ def test_no_decision_file_when_off_or_unwritable(native_cpu, monkeypatch, tmp_pa
     assert P.cache_file() == tmp_path / "xdg" / "styleflow" / "precision-auto.json"
 
 
+@pytest.mark.slow
 def test_concurrent_processes_time_once_and_agree(decision_file):
     """Two processes deciding at once (two jobs of a workflow starting together): the second
     waits for the first's timing and reads it, although its own timing would say otherwise."""

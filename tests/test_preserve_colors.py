@@ -89,6 +89,7 @@ def test_without_preserve_colors_the_chroma_moves():
     assert np.abs(chroma(out)[inside] - chroma(content())[inside]).mean() > 0.02
 
 
+@pytest.mark.slow
 def test_video_keeps_each_frames_colours_across_a_scene_cut(tmp_path):
     """Frames 1-2 and 3-4 are two shots of different textures: every frame keeps its own content's
     chroma (no colour carried over the cut by the warped previous frame) and is stylised in

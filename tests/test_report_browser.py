@@ -30,6 +30,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from workflow_helpers import private_copy
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -139,11 +140,10 @@ def snakemake(*args: str, workdir: Path, timeout: float = 900, base_config: bool
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny grid (4 frames at 40 px, 2 variants) run to completion in a temporary folder."""
-    work = tmp_path_factory.mktemp("pipeline")
-    snakemake("--cores", "2", workdir=work)
-    return work
+def pipeline(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny grid (4 frames at 40 px, 2 variants) run to completion: a private copy of conftest's
+    session-wide run, since the reports are written into it."""
+    return private_copy(tiny_run, tmp_path_factory.mktemp("pipeline"))
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,7 @@ def dry(workdir: Path, *args: str) -> dict[str, list[dict[str, str]]]:
     return by_rule(snakemake("-n", "--configfile", str(TEST_CONFIG), *args, workdir=workdir).stdout)
 
 
+@pytest.mark.slow
 def test_every_rule_declares_runtime_and_memory_and_gpu_rules_a_gpu(prepared: Path) -> None:
     jobs = dry(prepared, "--config", "device=auto")
     assert GPU_RULES <= set(jobs), sorted(jobs)
@@ -52,12 +53,14 @@ def test_every_rule_declares_runtime_and_memory_and_gpu_rules_a_gpu(prepared: Pa
             assert (int(res.get("gpu", 0)) == 1) == (rule in GPU_RULES), (rule, res)
 
 
+@pytest.mark.slow
 def test_device_cpu_asks_for_no_gpu(prepared: Path) -> None:
     jobs = dry(prepared)  # the .test config says device: cpu
     assert "sequence" in jobs
     assert all(int(r.get("gpu", 0)) == 0 for each in jobs.values() for r in each), jobs
 
 
+@pytest.mark.slow
 def test_runtime_and_memory_grow_with_attempt(prepared: Path) -> None:
     first = dry(prepared, "--config", "device=auto")
     # --attempt: what Snakemake passes to a job it resubmits (marked "internal use" in --help)

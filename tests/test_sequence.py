@@ -174,6 +174,7 @@ def warping_error(folder: Path, clip: ClipPaths, n: int) -> float:
     return float(np.mean(errors))
 
 
+@pytest.mark.slow
 def test_temporal_variants_reduce_the_warping_error(tmp_path, style_file):
     """The paper's ordering on a clip with known motion: flow init + temporal loss flickers least."""
     n = 4

@@ -96,6 +96,7 @@ def test_the_clip_has_the_cut(clip: ClipPaths) -> None:
 
 
 @pytest.mark.parametrize("variant", ["flowInit_temporalLoss", "longTerm", "multiPass"])
+@pytest.mark.slow
 def test_shots_alone_equal_one_sequential_run(clip: ClipPaths, style_file: Path, tmp_path: Path, variant: str) -> None:
     kw = dict(variant=variant, options=OPTIONS, device="cpu", seed=3, progress=False, **BUDGET)
     one = tmp_path / "one"
@@ -165,6 +166,7 @@ def test_assembly_refuses_shots_with_a_gap(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the workflow: one job per shot
 
 
+@pytest.mark.slow
 def test_workflow_runs_one_job_per_shot_with_the_frames_of_one_job(clip: ClipPaths, style_file: Path, tmp_path: Path) -> None:
     """A video with a cut: after the checkpoint the DAG has one sequence job per shot and run; the
     assembled frames equal stylize_clip's in one process (same seed, one torch thread)."""

@@ -45,7 +45,7 @@ TOY = REPO / "tests" / "slurm" / "toy"
 TEST_CONFIG = REPO / "tests" / "slurm" / "pipeline.yaml"
 VENV_BIN = Path(sys.executable).parent
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]  # a cluster start and Snakemake runs: minutes
 
 slurm = pytest.fixture(scope="module")(slurm_cluster_fixture)
 
@@ -182,25 +182,37 @@ def _snakemake() -> str:
     return str(exe) if exe.exists() else "snakemake"
 
 
-def run_with_timeout(cmd: list[str], cwd: Path, timeout: float, log: Path) -> tuple[int, str]:
-    """Run cmd; after `timeout` seconds send SIGINT (Snakemake then cancels its SLURM
-    jobs), after 60 s more SIGKILL the process group. Returns (exit code, output)."""
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=cwd, env=_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+class Run:
+    """A command started in its own process group, its output in ``log``; :meth:`wait` ends it."""
+
+    def __init__(self, cmd: list[str], cwd: Path, timeout: float, log: Path):
+        self.cmd, self.log, self.deadline = cmd, log, time.monotonic() + timeout
+        self.timeout = timeout
+        with log.open("w") as out:
+            self.proc = subprocess.Popen(
+                cmd, cwd=cwd, env=_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def wait(self) -> tuple[int, str]:
+        """(exit code, output). Past the timeout: SIGINT (Snakemake then cancels its SLURM jobs),
+        after 60 s more SIGKILL to the process group, and the test fails."""
         try:
-            rc = proc.wait(timeout=timeout)
+            rc = self.proc.wait(timeout=max(0.0, self.deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGINT)
+            os.killpg(self.proc.pid, signal.SIGINT)
             try:
-                proc.wait(timeout=60)
+                self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            text = log.read_text()
-            pytest.fail(f"{cmd[0]} did not finish in {timeout} s (interrupted); output tail:\n{text[-5000:]}")
-    return rc, log.read_text()
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            text = self.log.read_text()
+            pytest.fail(f"{self.cmd[0]} did not finish in {self.timeout} s (interrupted); output tail:\n{text[-5000:]}")
+        return rc, self.log.read_text()
+
+
+def run_with_timeout(cmd: list[str], cwd: Path, timeout: float, log: Path) -> tuple[int, str]:
+    """Run cmd to its end (see :class:`Run`). Returns (exit code, output)."""
+    return Run(cmd, cwd, timeout, log).wait()
 
 
 def _case_args(case: WorkflowCase) -> list[str]:
@@ -258,6 +270,18 @@ def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tm
         "--max-threads", str(slurm.cpus),
         *_case_args(case),
     ]  # fmt: skip
+    local_run = None
+    if case.compare_with_local:
+        # the local reference runs while the SLURM run waits on its jobs (most of its time)
+        local = tmp_path / "local-run"
+        local.mkdir()
+        if case.prepare:
+            case.prepare(local)
+        local_cmd = [
+            _snakemake(), "--cores", "2", "--resources", "gpu=1", "--retries", "2",
+            "--workflow-profile", "none", *_case_args(case),
+        ]  # fmt: skip
+        local_run = Run(local_cmd, local, case.timeout, tmp_path / "snakemake-local.log")
     t0 = time.monotonic()
     rc, out = run_with_timeout(cmd, workdir, case.timeout, tmp_path / "snakemake-slurm.log")
     elapsed = time.monotonic() - t0
@@ -348,16 +372,8 @@ def test_workflow_runs_through_slurm(case: WorkflowCase, slurm: SlurmCluster, tm
             assert re.search(pattern, text, re.M), f"{rel} does not match {pattern!r}:\n{text}"
 
     # 6. same results as a local run
-    if case.compare_with_local:
-        local = tmp_path / "local-run"
-        local.mkdir()
-        if case.prepare:
-            case.prepare(local)
-        local_cmd = [
-            _snakemake(), "--cores", "2", "--resources", "gpu=1", "--retries", "2",
-            "--workflow-profile", "none", *_case_args(case),
-        ]  # fmt: skip
-        rc, local_out = run_with_timeout(local_cmd, local, case.timeout, tmp_path / "snakemake-local.log")
+    if local_run is not None:
+        rc, local_out = local_run.wait()
         assert rc == 0, f"local run failed:\n{local_out[-4000:]}"
         for rel in case.compare_with_local:
             files_a = sorted(p.relative_to(workdir) for p in workdir.glob(rel) if p.is_file())

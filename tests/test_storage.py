@@ -1,12 +1,13 @@
 """The workflow without a shared file system (issue 16 item 2), the way a cloud run sees it.
 
-The tiny grid runs from a clone of the workflow's sources through the ``fs`` storage plugin
+The catalog's .test grid (the tiny video grid plus still images) runs from a clone of the
+workflow's sources through the ``fs`` storage plugin
 (``--default-storage-provider fs --shared-fs-usage none``), every job on a stand-in node that
 shares nothing with the submitting host: the ``cluster-generic`` executor's submit command
 (tests/nodes/submit.py) starts each job in a fresh, empty folder; the job gets the workflow's
 sources from the storage (``--job-deploy-sources``) and every file it reads from the storage
 provider, so a file that a rule reads without declaring it is simply not there. Its ablation table
-must equal a plain local run's (all but the timing column).
+must equal a plain local run's (all but the timing column): the session's run of the tiny grid.
 """
 
 from __future__ import annotations
@@ -20,12 +21,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from workflow_helpers import BIN, CONFIG, REPO, snakemake
+from workflow_helpers import BIN, REPO
 
 NODES = Path(__file__).parent / "nodes"
 #: Columns that measure time, not results.
 TIMING = {"seconds_per_frame"}
-#: Same torch thread count in both runs: CPU float results depend on it.
+#: The same torch thread counts as the local reference run (``--cores 2``): CPU float results depend on them.
 THREADS = ("--set-threads", "sequence=2", "metrics=2")
 
 
@@ -48,12 +49,19 @@ def table(path: Path) -> list[dict[str, str]]:
         return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(fh)]
 
 
-def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path) -> None:
+#: The catalog's .test grid: the tiny video grid (config/tiny.yaml) plus still images (stylize_image,
+#: contact_sheet, layer_figure); its extra target and a file that target must make.
+GRID = (REPO / ".test/config/config.yaml", ["images"], "results/images/sheets/h32/i3/gatys.png")
+
+
+def test_test_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path, tiny_run: Path) -> None:
+    config_file, extra_targets, made = GRID
     clone = tmp_path / "clone"  # the submitting host: a checkout of the workflow, nothing else
     clone.mkdir()
     for name in ("Snakefile", "workflow", "config"):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copyfile)(src, clone / name)
+    shutil.copyfile(config_file, clone / "config" / "grid.yaml")
     subprocess.run(["git", "init", "-q"], cwd=clone, check=True)
     subprocess.run(["git", "add", "-A"], cwd=clone, check=True)
     store, state = tmp_path / "store", tmp_path / "nodes"
@@ -62,8 +70,8 @@ def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path) -
     # would then all work in the clone instead of their own empty folders.
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     cmd = [
-        str(BIN / "snakemake"), "--snakefile", "Snakefile", "results/ablation.csv",
-        "--configfile", "config/tiny.yaml", "--workflow-profile", "none",
+        str(BIN / "snakemake"), "--snakefile", "Snakefile", "results/ablation.csv", *extra_targets,
+        "--configfile", "config/grid.yaml", "--workflow-profile", "none",
         "--executor", "cluster-generic",
         "--cluster-generic-submit-cmd", f"{py} {NODES / 'submit.py'} {state}",
         "--cluster-generic-status-cmd", f"{py} {NODES / 'status.py'} {state}",
@@ -82,10 +90,9 @@ def test_tiny_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path) -
     assert sorted(str(p.relative_to(clone)) for p in (clone / "results").rglob("*") if p.is_file()) in ([], ["results/weights.json"])
     runs = store / "results/runs/demo/swirls/h40/tiny"
     assert sorted(p.name for p in (runs / "noInit/shots").iterdir()) == ["000001-000004"]
+    assert made is None or (store / made).is_file()
 
-    local = tmp_path / "local"
-    local.mkdir()
-    snakemake("results/ablation.csv", "--cores", "2", *THREADS, "--configfile", str(CONFIG / "tiny.yaml"),
-              workdir=local, timeout=900)  # fmt: skip
-    remote_rows, local_rows = table(store / "results/ablation.csv"), table(local / "results/ablation.csv")
+    # the local reference: conftest's session-wide run of the tiny grid, which is this grid's video
+    # part exactly (tests/test_catalog.py checks that), with --cores 2: the same threads
+    remote_rows, local_rows = table(store / "results/ablation.csv"), table(tiny_run / "results/ablation.csv")
     assert len(remote_rows) == 2 and remote_rows == local_rows

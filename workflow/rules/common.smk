@@ -9,13 +9,14 @@ Folder layout (all under results/; logs/ and benchmarks/ mirror it by rule):
     results/prep/{video}/h{res}/masks-{method}/                     reliability maps + cuts.json
     results/prep/{video}/h{res}/cuts-{method}/cuts.json             the cuts again: plans the shots
     results/prep/{video}/h{res}/flow-{method}.mp4, warped-{method}.mp4
+    results/runs/{video}/{style}/h{res}/{budget}/{variant}/plan.json     the run's plan (plan.smk)
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/shots/{first}-{last}/   one shot's frames
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/frames/   the run's stylised frames (assembled)
     results/runs/{video}/{style}/h{res}/{budget}/{variant}/run.json, frames.csv, video.mp4
     results/weights.json                                            what `weights: auto` was pinned to
     {scratch}/runs/{video}/{style}/h{res}/{budget}/{variant}/{first}-{last}/   a running shot (resumable)
 
-Later stages (metrics, tables, grids) add a target function here and call it from all_targets().
+The grid, the config cross-checks and the targets are in grid.smk (included at the end).
 """
 
 import itertools
@@ -24,11 +25,13 @@ import os
 
 from snakemake.exceptions import WorkflowError
 
+from styleflow.codehash import code_digest
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json
 from styleflow.options import check_grid_options, pin_weights, resolved_settings
-from styleflow.video.variants import resolve_variant
-from styleflow.video.variants import variant_spec as _variant_spec
+from styleflow.options.registry import name_hint
+from styleflow.options.variants import resolve_variant
+from styleflow.options.variants import variant_spec as _variant_spec
 from styleflow.video.shots import SHOT_PATTERN, clip_shots
 
 NAME = r"[A-Za-z0-9_-]+"
@@ -105,7 +108,7 @@ def budget(wildcards):
 
 
 def variant_spec(name):
-    """The variant as passed to styleflow (styleflow.video.variants.variant_spec)."""
+    """The variant as passed to styleflow (styleflow.options.variants.variant_spec)."""
     return _variant_spec(name, config["variants"][name])
 
 
@@ -116,6 +119,14 @@ def variant(wildcards):
     if spec.get("model"):
         spec["model"] = model_file(spec["model"], wildcards.res)
     return spec
+
+
+def script_code(name):
+    """A param of every script rule: the content hash of workflow/scripts/NAME and the styleflow
+    modules it imports (styleflow.codehash), so that a real change to what a job runs reruns it
+    and touching or re-commenting a file does not (the profile has no `code` rerun trigger,
+    which compares the script's modification time)."""
+    return code_digest(os.path.join(workflow.basedir, "workflow", "scripts", name))
 
 
 def flow_output(path):
@@ -197,7 +208,8 @@ def model_settings(wildcards):
         "max_frames",
         "seed",
     )
-    settings = {k: m[k] for k in keys}
+    # null: TrainSettings' own default (the one place it is defined)
+    settings = {k: m[k] for k in keys if not (k == "temporal_weight" and m[k] is None)}
     # the prepared frames are the resolution's; `size` is the crop side (style scale: the resolution's)
     settings["size"] = int(wildcards.res)
     settings["crop"] = (
@@ -208,12 +220,12 @@ def model_settings(wildcards):
 
 
 def needed_offsets(name):
-    """Flow offsets the variant reads (checked by styleflow.video.variants on its own terms)."""
+    """Flow offsets the variant reads (checked by styleflow.options.variants on its own terms)."""
     try:
         _, video, _ = resolve_variant(variant_spec(name))
     except StyleflowError as exc:
         raise config_error(f"variants.{name}", str(exc), "fix the entry") from None
-    return video.long_term if video.temporal_weight > 0 else [1]
+    return video.flow_offsets
 
 
 #: Where the main Snakemake process records what `weights: auto` resolved to, for the jobs
@@ -252,17 +264,12 @@ def stylize_options(wildcards):
     }
 
 
-def resolved_of_run(wildcards):
-    """The run's resolved settings, recorded in its run.json by the assemble job."""
-    return stylize_options(wildcards)["resolved"]
-
-
 def shot_scratch(wildcards):
-    """The resumable folder of one shot's stylisation: outside results/, not a declared output."""
+    """The resumable folder of one shot's stylisation, relative to config `scratch` (outside
+    results/, not a declared output). Only the relative part is a param, so that moving the
+    scratch folder reruns nothing; the job joins it to `config["scratch"]`."""
     run = RUN.format(**{k: getattr(wildcards, k) for k in KEYS})
-    return os.path.join(
-        config["scratch"], os.path.relpath(run, "results"), wildcards.shot
-    )
+    return os.path.join(os.path.relpath(run, "results"), wildcards.shot)
 
 
 def run_shots(wildcards):
@@ -280,154 +287,7 @@ def run_shots(wildcards):
     ]
 
 
-# ---------------------------------------------------------------- the grid
-
-
-def _as_list(value):
-    return value if isinstance(value, list) else [value]
-
-
-def _grid_axes():
-    return {
-        "video": list(config["videos"]),
-        "style": list(config["styles"]),
-        "res": [str(r) for r in config["resolutions"]],
-        "budget": list(config["budgets"]),
-        "variant": list(config["variants"]),
-    }
-
-
-def _run_filters():
-    """The `runs:` entries as {key: set of allowed values}, checked against the grid."""
-    axes = _grid_axes()
-    filters = []
-    for i, entry in enumerate(config["runs"]):
-        f = {}
-        for key, values in entry.items():
-            axis = "res" if key == "resolution" else key
-            allowed = [str(v) for v in _as_list(values)]
-            unknown = [v for v in allowed if v not in axes[axis]]
-            if unknown:
-                raise config_error(
-                    f"runs[{i}].{key}",
-                    f"{', '.join(unknown)} is not in the grid (known: {', '.join(axes[axis])})",
-                    "use one of the known names or add it to the grid",
-                )
-            f[axis] = set(allowed)
-        filters.append(f)
-    return filters
-
-
-def grid_runs():
-    """Every run of the grid that the `runs:` filter keeps, as dicts of wildcard values."""
-    axes = _grid_axes()
-    filters = _run_filters()
-    runs = []
-    for values in itertools.product(*(axes[k] for k in KEYS)):
-        run = dict(zip(KEYS, values))
-        m = variant_model(run["variant"])
-        if m is not None and config["models"].get(m, {}).get("style") != run["style"]:
-            continue  # a network stylises only in the style it was trained on
-        if not filters or any(
-            all(run[k] in allowed for k, allowed in f.items()) for f in filters
-        ):
-            runs.append(run)
-    if not runs:
-        raise config_error(
-            "runs",
-            "no run of the grid matches any entry",
-            "loosen or remove the filter",
-        )
-    return runs
-
-
-def check_options():
-    """`options`, every variant and `images.options` against the option registry
-    (styleflow.options.registry): an unknown key names the closest valid one."""
-    try:
-        check_grid_options(config)
-    except StyleflowError as exc:
-        raise config_error(*str(exc).split(": ", 1)) from None
-
-
-def check_config():
-    """Cross-checks the schema cannot express; each error names its key."""
-    check_options()
-    for name in config["variants"]:
-        m = variant_model(name)
-        if m is not None and m not in config["models"]:
-            raise config_error(
-                f"variants.{name}.model",
-                f"{m} is not a `models:` entry (known: {', '.join(config['models']) or 'none'})",
-                "add it under models: or fix the name",
-            )
-    for name, m in config["models"].items():
-        if m["style"] not in config["styles"]:
-            raise config_error(
-                f"models.{name}.style",
-                f"{m['style']} is not a style of the grid (known: {', '.join(config['styles'])})",
-                "use one of the grid's styles",
-            )
-    for name, v in config["videos"].items():
-        p = v["path"]
-        if p not in DEMO_OUTPUTS and not os.path.exists(p):
-            raise config_error(
-                f"videos.{name}.path",
-                f"{p} does not exist",
-                "point it at your video (relative to the working directory) or use "
-                f"the demo clip {DEMO_VIDEO}",
-            )
-    for name, s in config["styles"].items():
-        for p in s["images"]:
-            if p not in DEMO_OUTPUTS and not os.path.exists(p):
-                raise config_error(
-                    f"styles.{name}.images",
-                    f"{p} does not exist",
-                    f"point it at a style image or use the demo style {DEMO_STYLE}",
-                )
-        w = s["weights"]
-        if w is not None and len(w) != len(s["images"]):
-            raise config_error(
-                f"styles.{name}.weights",
-                f"{len(w)} weights for {len(s['images'])} images",
-                "give one weight per image, or leave weights out for equal weights",
-            )
-    for name in config["variants"]:
-        missing = sorted(set(needed_offsets(name)) - set(config["flow"]["offsets"]))
-        if missing:
-            raise config_error(
-                "flow.offsets",
-                f"variant {name} needs flow at frame offsets {missing}",
-                f"add them, e.g. offsets: {sorted(set(config['flow']['offsets']) | set(missing))}",
-            )
-
-
-# ---------------------------------------------------------------- targets
-
-
-def run_targets():
-    """Per run: the stylised video, the per-frame record and the run summary."""
-    return [
-        os.path.join(RUN.format(**r), name)
-        for r in grid_runs()
-        for name in ("video.mp4", "frames.csv", "run.json")
-    ]
-
-
-def prep_targets():
-    """Per (video, resolution) in use: the flow visualisation and content-warped videos."""
-    pairs = sorted({(r["video"], r["res"]) for r in grid_runs()})
-    return [
-        os.path.join(PREP.format(video=v, res=res), f"{kind}-{FLOW}.mp4")
-        for v, res in pairs
-        for kind in ("flow", "warped")
-    ]
-
-
-def all_targets():
-    return run_targets() + prep_targets()
-
-
+include: "grid.smk"
 include: "resources.smk"
 
 

@@ -17,5 +17,6 @@ checkpoint consistency:
         mem_mb=job_mem_mb("consistency"),
     params:
         offsets=config["flow"]["offsets"],
+        code=script_code("consistency.py"),
     script:
         "../scripts/consistency.py"

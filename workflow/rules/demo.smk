@@ -15,6 +15,7 @@ rule demo_clip:
         height=config["demo"]["height"],
         fps=config["demo"]["fps"],
         offsets=config["flow"]["offsets"],
+        code=script_code("demo_clip.py"),
     script:
         "../scripts/demo_clip.py"
 
@@ -34,5 +35,6 @@ rule demo_style:
         height=384,
         width=512,
         seed=0,
+        code=script_code("demo_style.py"),
     script:
         "../scripts/demo_style.py"

@@ -24,5 +24,6 @@ rule encode:
         mem_mb=job_mem_mb("encode"),
     params:
         audio=config["encode"]["audio"],
+        code=script_code("encode.py"),
     script:
         "../scripts/encode.py"

@@ -18,5 +18,6 @@ rule flow:
         settings=config["flow"]["params"],
         offsets=config["flow"]["offsets"],
         format=config["flow"]["format"],
+        code=script_code("flow.py"),
     script:
         "../scripts/flow.py"

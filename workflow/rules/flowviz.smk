@@ -27,5 +27,7 @@ rule flowviz:
     resources:
         runtime=job_minutes("flowviz"),
         mem_mb=job_mem_mb("flowviz"),
+    params:
+        code=script_code("flowviz.py"),
     script:
         "../scripts/flowviz.py"

@@ -16,5 +16,6 @@ rule frames:
     params:
         height=frame_height,
         clip=clip_settings,
+        code=script_code("frames.py"),
     script:
         "../scripts/frames.py"

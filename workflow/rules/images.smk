@@ -37,6 +37,8 @@ rule demo_image:
     resources:
         runtime=job_minutes("small"),
         mem_mb=job_mem_mb("small"),
+    params:
+        code=script_code("demo_image.py"),
     script:
         "../scripts/demo_image.py"
 
@@ -62,6 +64,7 @@ rule stylize_image:
     params:
         style_weights=image_style_weights,
         settings=image_options,
+        code=script_code("stylize_image.py"),
     script:
         "../scripts/stylize_image.py"
 
@@ -87,6 +90,7 @@ rule contact_sheet:
         mem_mb=job_mem_mb("small"),
     params:
         layout=sheet_layout,
+        code=script_code("contact_sheet.py"),
     script:
         "../scripts/contact_sheet.py"
 
@@ -118,5 +122,6 @@ rule layer_figure:
         iterations=layer_iterations,
         layers=layer_names,
         settings=layer_options,
+        code=script_code("layer_figure.py"),
     script:
         "../scripts/layer_figure.py"

@@ -95,26 +95,29 @@ def image_runs():
 
 
 def sheet_layout(wildcards):
-    """What a contact sheet shows: photos (columns), styles (rows), the run of each pair."""
+    """What a contact sheet shows, by name only: photos (columns), styles (rows) with how many
+    images each blends, and the (style, photo) pair of each run. The files are the job's inputs
+    (sheet_inputs, in the same order): a job reads only what it declares, which is all a node
+    without a shared file system has."""
     images = images_config()
-    run = dict(res=wildcards.res, iters=wildcards.iters, preset=wildcards.preset)
     return {
-        "photos": dict(images["photos"]),
-        "styles": {name: s["images"] for name, s in image_styles().items()},
-        "results": [
-            [s, p, IMG_RUN.format(photo=p, style=s, **run) + ".png"]
-            for s in image_styles()
-            for p in images["photos"]
-        ],
+        "photos": list(images["photos"]),
+        "styles": {name: len(s["images"]) for name, s in image_styles().items()},
+        "results": [[s, p] for s in image_styles() for p in images["photos"]],
     }
 
 
 def sheet_inputs(wildcards):
-    layout = sheet_layout(wildcards)
+    """The contact sheet's files, in sheet_layout's order: photos, every style's images, runs."""
+    images = images_config()
+    run = dict(res=wildcards.res, iters=wildcards.iters, preset=wildcards.preset)
     return {
-        "photos": list(layout["photos"].values()),
-        "styles": sorted({p for paths in layout["styles"].values() for p in paths}),
-        "runs": [path for _, _, path in layout["results"]],
+        "photos": [images["photos"][p] for p in images["photos"]],
+        "styles": [path for s in image_styles().values() for path in s["images"]],
+        "runs": [
+            IMG_RUN.format(photo=p, style=s, **run) + ".png"
+            for s, p in sheet_layout(wildcards)["results"]
+        ],
     }
 
 
@@ -168,7 +171,11 @@ def check_images_config():
         if not _is_made_here(path) and not os.path.isfile(path):
             raise config_error(
                 f"images.photos.{name}",
-                f"{path} does not exist",
+                (
+                    f"{path} is a folder, expected an image file"
+                    if os.path.isdir(path)
+                    else f"{path} does not exist"
+                ),
                 "point it at a photograph (relative to the working directory) or use a sample "
                 f"made by the workflow, e.g. {IMG_SAMPLE.format(sample='chelsea')}",
             )
@@ -184,7 +191,11 @@ def check_images_config():
             if not _is_made_here(path) and not os.path.isfile(path):
                 raise config_error(
                     f"{key}.{name}.images",
-                    f"{path} does not exist",
+                    (
+                        f"{path} is a folder, expected an image file"
+                        if os.path.isdir(path)
+                        else f"{path} does not exist"
+                    ),
                     f"point it at a painting or use the demo style {DEMO_STYLE}",
                 )
         w = s.get("weights")
@@ -200,7 +211,7 @@ def check_images_config():
             if layers[what] not in known:
                 raise config_error(
                     f"images.layers.{what}",
-                    f"{layers[what]} is not in {key if what == 'style' else 'images.photos'} "
-                    f"(known: {', '.join(known)})",
+                    f"{layers[what]} is not in {key if what == 'style' else 'images.photos'}; "
+                    f"{name_hint(layers[what], known)}",
                     "use one of the known names",
                 )

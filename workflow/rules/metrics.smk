@@ -43,6 +43,8 @@ rule metrics:
         long_offsets=metrics_config("long_term_offsets", [10]),
         static_px=metrics_config("static_px", 0.5),
         losses=METRIC_LOSSES,
+        plan=plan_hash,
+        code=script_code("metrics.py"),
     script:
         "../scripts/metrics.py"
 
@@ -96,6 +98,8 @@ rule ablation:
     resources:
         runtime=job_minutes("small"),
         mem_mb=job_mem_mb("small"),
+    params:
+        code=script_code("ablation.py"),
     script:
         "../scripts/ablation.py"
 
@@ -136,6 +140,7 @@ rule plots:
         mem_mb=job_mem_mb("small"),
     params:
         bootstrap=metrics_config("bootstrap", {}),
+        code=script_code("plots.py"),
     script:
         "../scripts/plots.py"
 
@@ -167,5 +172,6 @@ rule sidebyside:
     params:
         variants=sidebyside_variants,
         audio=config["encode"]["audio"],
+        code=script_code("sidebyside.py"),
     script:
         "../scripts/sidebyside.py"

@@ -29,5 +29,6 @@ rule train_model:
         settings=model_settings,
         options=config["options"],
         device=config["device"],
+        code=script_code("train_model.py"),
     script:
         "../scripts/train_model.py"

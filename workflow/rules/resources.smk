@@ -20,7 +20,7 @@ Locally, `runtime` is not enforced and `mem_mb` only limits when `--resources me
 import json
 import math
 
-from styleflow.video.variants import resolve_variant
+from styleflow.options.variants import resolve_variant
 
 #: Height (px) at which the per-unit costs below are stated; frames are assumed 16:9.
 REF_HEIGHT = 350
@@ -120,14 +120,12 @@ def stylize_minutes(height, frames, first, later, variant_name, attempt):
     building block for jobs that stylise part of a clip (a shot): pass its frame count.
     """
     _, video, _ = resolve_variant(variant_spec(variant_name))
-    first = video.first_iterations or first  # e.g. moreSteps: 500 for every frame
-    later = video.iterations or later
+    # the variant's own budgets win (moreSteps: 500 for every frame; feedforward: 0)
+    first, later, per_pass = video.budgets(first, later, default=later)
     frames = max(1, int(frames))
     iterations = first + (frames - 1) * later
     if video.passes > 1:  # later passes revisit every frame
-        iterations += (
-            (video.passes - 1) * frames * (video.pass_iterations or later // 2)
-        )
+        iterations += (video.passes - 1) * frames * per_pass
     rate = ITERATION_SECONDS["gpu" if uses_gpu() else "cpu"]
     return minutes(iterations * rate * pixel_scale(height), attempt)
 

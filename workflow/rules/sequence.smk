@@ -20,6 +20,7 @@ rule sequence:
         masks=f"{PREP}/masks-{FLOW}",
         styles=style_images,
         model=run_model,
+        plan=f"{RUN}/plan.json",
     output:
         shot=directory(f"{RUN}/shots/{{shot}}"),
     log:
@@ -34,11 +35,8 @@ rule sequence:
         runtime=job_minutes("sequence"),
         mem_mb=job_mem_mb("stylize"),
     params:
-        work=shot_scratch,
-        style_weights=style_weights,
-        budget=budget,
-        variant=variant,
-        settings=stylize_options,
+        shot_folder=shot_scratch,
+        plan=run_plan,
     script:
         "../scripts/sequence.py"
 
@@ -65,6 +63,7 @@ rule assemble:
         runtime=job_minutes("small"),
         mem_mb=job_mem_mb("small"),
     params:
-        resolved=resolved_of_run,
+        plan=run_plan,
+        code=script_code("assemble.py"),
     script:
         "../scripts/assemble.py"

@@ -25,5 +25,6 @@ row = score_run(
     flow_params=snakemake.params.flow_params,
     long_offsets=snakemake.params.long_offsets,
     static_px=snakemake.params.static_px,
+    plan=snakemake.params.plan,
 )
 print(row)

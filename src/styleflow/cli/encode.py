@@ -10,6 +10,7 @@ from pathlib import Path
 from styleflow.errors import StyleflowError
 from styleflow.io.encode import encode_video
 from styleflow.io.frames import META_NAME
+from styleflow.options.flags import cli_number
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -24,10 +25,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--meta", metavar="CLIP",
                    help=f"the clip's {META_NAME}, or the frames folder holding it, to take the frame times and "
                         f"sound from (default: DIR/{META_NAME}); e.g. the content frames of stylised frames")
-    p.add_argument("--fps", type=float,
+    p.add_argument("--fps", type=cli_number("float", 0, exclusive_minimum=True),
                    help=f"a constant frame rate instead of the clip's times (then without sound; default: from {META_NAME})")
     p.add_argument("--no-audio", action="store_true", help="leave the source's sound out")
-    p.add_argument("--crf", type=int, default=18, help="x264 quality, 0 (lossless) .. 51 (default 18)")
+    p.add_argument("--crf", type=cli_number("int", 0, 51), default=18, help="x264 quality, 0 (lossless) .. 51 (default 18)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 

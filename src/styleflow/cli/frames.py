@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from styleflow.io.frames import extract_frames
+from styleflow.options.flags import cli_number
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -21,10 +22,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("video", metavar="VIDEO", help="input video (mp4, avi, mov, webm ...)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output folder")
     p.add_argument("--height", required=True, type=int, metavar="R", help="frame height in pixels")
-    p.add_argument("--start", type=int, default=0,
+    p.add_argument("--start", type=cli_number("int", 0), default=0,
                    help="first source picture to keep (0-based, repeats not counted; default 0)")
-    p.add_argument("--step", type=int, default=1, help="keep every STEP-th picture (default 1)")
-    p.add_argument("--max-frames", type=int, default=None, help="keep at most this many frames")
+    p.add_argument("--step", type=cli_number("int", 1), default=1, help="keep every STEP-th picture (default 1)")
+    p.add_argument("--max-frames", type=cli_number("int", 1), default=None, help="keep at most this many frames")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 

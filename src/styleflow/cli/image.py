@@ -7,7 +7,7 @@ import argparse
 from styleflow.errors import StyleflowError
 from styleflow.optim.stylize_image import check_output, stylize_file
 from styleflow.options.presets import DEFAULT_PRESET, PRESETS
-from styleflow.options.registry import add_flags, flag_values
+from styleflow.options.flags import add_flags, cli_number, flag_values
 from styleflow.options.settings import settings_from
 
 
@@ -19,7 +19,7 @@ def add_style_options(p: argparse.ArgumentParser, command: str = "image") -> Non
     # (exit status 2) instead of argparse's usage dump.
     g.add_argument("--preset", default=DEFAULT_PRESET, metavar="{" + ",".join(sorted(PRESETS)) + "}",
                    help="gatys: Gatys' layers, recoloured start, early stop (default); report: the source report's setting")
-    g.add_argument("--style-weights", type=float, nargs="+", metavar="W", help="blend weights of several style images")
+    g.add_argument("--style-weights", type=cli_number("float", 0), nargs="+", metavar="W", help="blend weights of several style images")
     add_flags(g, command)
     g.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: CUDA when present)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from styleflow.options.presets import DEFAULT_PRESET
-from styleflow.options.registry import add_flags
+from styleflow.options.flags import add_flags, cli_number
 from styleflow.options.settings import settings_from
 from styleflow.progress import IterationBar
 from styleflow.viz.layer_figure import LAYERS, layer_figure_file
@@ -26,10 +26,10 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("style", metavar="STYLE", help="the painting")
     p.add_argument("-o", "--output", required=True, metavar="FIG.png", help="the figure (PNG)")
     p.add_argument("--size", type=int, default=128, metavar="H", help="height of each image in pixels (default 128)")
-    p.add_argument("--iterations", type=int, default=200, metavar="N", help="iterations per image (default 200)")
+    p.add_argument("--iterations", type=cli_number("int", 0), default=200, metavar="N", help="iterations per image (default 200)")
     p.add_argument("--layers", nargs="+", default=list(LAYERS), metavar="LAYER",
                    help=f"layers, one column each (default {' '.join(LAYERS)})")
-    p.add_argument("--seed", type=int, default=0, help="seed of the starting noise (default 0)")
+    p.add_argument("--seed", type=cli_number("int", 0), default=0, help="seed of the starting noise (default 0)")
     add_flags(p, "layers", only=LAYER_OPTIONS)  # from the option registry
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: CUDA when present)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

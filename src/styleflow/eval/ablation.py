@@ -54,6 +54,7 @@ ABLATION_COLUMNS = (
     "loss_backbone",
     "flow_method",
     "measured_on",
+    "plan",
     # issue 25: added at the end (existing readers keep their columns)
     "warp_error_lai",
     "warp_mask_lai",

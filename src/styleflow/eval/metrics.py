@@ -285,6 +285,7 @@ def score_run(
     flow_params: Mapping[str, Any] | None = None,
     long_offsets: Sequence[int] = (),
     static_px: float = 0.5,
+    plan: str | None = None,
 ) -> dict[str, Any]:
     """Metrics of one pipeline run: per-frame CSV and the ablation row (JSON).
 
@@ -292,13 +293,21 @@ def score_run(
     and what anyone re-scoring the outputs sees), with the pipeline's own flow of the content
     frames (``flow_dir``, offset 1). When the lossless stylised frames (``frames_dir``) are there,
     the warping error on them is recorded as well (``warp_error_png``): the difference is what the
-    video codec adds.
+    video codec adds. ``plan``: the hash of the run's plan, which ``run_json`` must record (else a
+    one-line StyleflowError naming the run, before any scoring); the row records it.
     """
     import json
 
     from styleflow.eval.ablation import run_summary
     from styleflow.io.atomic import write_json, write_text
 
+    try:
+        record = json.loads(Path(run_json).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StyleflowError(f"{run_json}: not a readable run record ({exc}); re-run the stylize stage") from None
+    if plan is not None and record.get("plan") != plan:
+        raise StyleflowError(f"{run_json}: made by plan {record.get('plan')}, but the run's settings are plan {plan}; "
+                             f"rerun its stylisation (snakemake --forcerun {run_json})")
     outputs = read_video(video)
     inputs = read_clip(content)
     if len(inputs) < len(outputs):
@@ -319,10 +328,6 @@ def score_run(
                                flow_params=flow_params, long_offsets=long_offsets, long_flows=long_flows,
                                static_px=static_px)
     means = merge_run_record(rows, record_csv)
-    try:
-        record = json.loads(Path(run_json).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StyleflowError(f"{run_json}: not a readable run record ({exc}); re-run the stylize stage") from None
     row = run_summary(key, record, summary, means, flow_method=flow_method, measured_on="video.mp4")
     if frames_dir is not None and Path(frames_dir).is_dir():
         png = read_clip(frames_dir)[: len(outputs)]

@@ -53,6 +53,7 @@ def run_summary(
         "loss_backbone": f"{loss.get('backbone')} ({loss.get('weights_source')})" if loss else None,
         "flow_method": flow_method,
         "measured_on": measured_on,
+        "plan": record.get("plan"),  # the hash of the run's plan (workflow/rules/plan.smk)
         **{k: clip_summary.get(k) for k in ("warp_error_lai", "warp_mask_lai", "warp_protocol", "drift_de",
                                             "drift_de_input", "static_fraction")},
         **{k: v for k, v in clip_summary.items() if LONG_TERM.match(k)},

@@ -46,7 +46,7 @@ from styleflow.motion.warp import warp_tensor
 from styleflow.optim.stylize_image import environment
 from styleflow.optim.stylizer import Stylizer
 from styleflow.options.settings import settings_from
-from styleflow.video.variants import DEFAULT_TEMPORAL_WEIGHT
+from styleflow.options.variants import DEFAULT_TEMPORAL_WEIGHT
 
 #: Loss parts in the order the progress bar and the CSV show them.
 PARTS = ("total", "content", "style", "tv", "temporal", "stability")

@@ -45,6 +45,7 @@ from styleflow.errors import StyleflowError
 from styleflow.io.atomic import removing_new_folders, temporary_sibling, write_json
 from styleflow.io.images import check_size, read_image, size_for_height
 from styleflow.io.layout import frame_name
+from styleflow.io.soundtrack import clip_timing, is_uneven
 from styleflow.io.video import VideoReader, probe_video
 from styleflow.progress import frame_bar
 
@@ -115,15 +116,6 @@ def _sequence_fps(pts: Sequence[float], end_time: float, vfr: bool, source_fps: 
     if abs(typical * source_fps - step) < 0.02 * step:
         return source_fps / step
     return snap_fps(1.0 / typical)
-
-
-def is_uneven(times: Sequence[float]) -> bool:
-    """True when consecutive ``times`` are not evenly spaced (beyond 1 ms or 2 % of the spacing)."""
-    gaps = np.diff(np.asarray(times, dtype=np.float64))
-    if gaps.size < 1:
-        return False
-    typical = float(np.median(gaps))
-    return bool(np.max(np.abs(gaps - typical)) > max(1e-3, 0.02 * typical))
 
 
 def extract_frames(
@@ -312,8 +304,6 @@ def frame_times(meta: dict[str, Any]) -> tuple[list[float], float]:
     and when the last one stops showing (:func:`styleflow.io.soundtrack.clip_timing`, which the
     encoder times its output with). A ``meta.json`` written before timestamps were recorded (no
     ``pts``) gives evenly spaced times at its ``fps`` from its ``start``."""
-    from styleflow.io.soundtrack import clip_timing
-
     timing = clip_timing(meta)
     return list(timing.pts), timing.end
 

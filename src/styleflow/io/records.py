@@ -9,6 +9,7 @@ Anything else — a missing, unreadable or different record — means "rebuild".
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -18,6 +19,13 @@ from typing import Any, Iterable, Mapping, Sequence
 def normalised(value: Any) -> Any:
     """``value`` as it reads back from a JSON file (keys sorted; unknown types as strings)."""
     return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def content_hash(value: Any, length: int = 16) -> str:
+    """A stable hash of a JSON-able ``value`` (keys sorted; unknown types as strings): the first
+    ``length`` hex digits of the SHA-256 of its JSON. Names what made a result (a run's plan,
+    a run folder of ``styleflow video``)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:length]
 
 
 def read_record(path: str | os.PathLike[str]) -> Any | None:

@@ -21,12 +21,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from styleflow.errors import StyleflowError
 from styleflow.io.video import probe_video
 
 #: Audio codecs that an mp4 holds and browsers or common players decode: stream-copied.
 #: Anything else (PCM, Vorbis, MP2, DTS, ...) is re-encoded to AAC.
 MP4_AUDIO_CODECS = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "alac", "flac"})
+
+
+def is_uneven(times: Sequence[float]) -> bool:
+    """True when consecutive ``times`` are not evenly spaced (beyond 1 ms or 2 % of the spacing)."""
+    gaps = np.diff(np.asarray(times, dtype=np.float64))
+    if gaps.size < 1:
+        return False
+    typical = float(np.median(gaps))
+    return bool(np.max(np.abs(gaps - typical)) > max(1e-3, 0.02 * typical))
 
 
 @dataclass(frozen=True)
@@ -78,10 +89,7 @@ class Timing:
 
     @property
     def constant_rate(self) -> bool:
-        """Whether the frames are evenly spaced (:func:`styleflow.io.frames.is_uneven`: within
-        1 ms or 2 % of the spacing)."""
-        from styleflow.io.frames import is_uneven
-
+        """Whether the frames are evenly spaced (:func:`is_uneven`: within 1 ms or 2 % of the spacing)."""
         return not is_uneven([*self.pts, self.end])
 
     def durations(self) -> list[float]:

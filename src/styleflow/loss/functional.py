@@ -26,11 +26,16 @@ def style_loss(
     features: Mapping[str, torch.Tensor],
     target_grams: Mapping[str, torch.Tensor],
     layer_weights: Mapping[str, float],
+    scale: float = 1.0,
 ) -> torch.Tensor:
-    """``Σ_l w_l · mean((G(F_l) − G_l)²)`` over the layers in ``layer_weights``."""
+    """``Σ_l w_l · mean((s·G(F_l) − G_l)²)`` over the layers in ``layer_weights``.
+
+    ``scale`` ``s`` brings the features' Grams to the targets' range (the loss meter's ``s2`` for
+    Caffe-preprocessed weights; 1 otherwise). Features ``(1, C, H, W)``, targets ``(1, C, C)``.
+    """
     total = None
     for name, weight in layer_weights.items():
-        term = weight * F.mse_loss(gram(features[name]), target_grams[name])
+        term = weight * F.mse_loss(scale * gram(features[name]), target_grams[name])
         total = term if total is None else total + term
     assert total is not None, "no style layers"
     return total

@@ -12,7 +12,7 @@ branches that compute the same thing:
   copy either way).
 
 Both have the one-product backward ``dF = (dG + dGᵀ) F / n`` (autograd's would be two products).
-:func:`gram_reference` is the plain formula, for tests and as the definition. Tests force a branch
+The plain formula is written out independently in tests/test_gram.py. Tests force a branch
 by monkeypatching :func:`use_fast_path` (``gram`` looks it up at every call).
 """
 
@@ -80,10 +80,3 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     Fastest on channels-last tensors (the backbone's layout); differentiable.
     """
     return _Gram.apply(features)
-
-
-def gram_reference(features: torch.Tensor) -> torch.Tensor:
-    """The plain formula ``F Fᵀ / (C·H·W)`` with autograd's own backward (the definition; for tests)."""
-    b, c, h, w = features.shape
-    flat = features.reshape(b, c, h * w)
-    return torch.bmm(flat, flat.transpose(1, 2)) / (c * h * w)

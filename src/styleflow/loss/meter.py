@@ -142,7 +142,7 @@ class LossMeter:
 
     def style_loss(self, feats: Mapping[str, torch.Tensor], grams: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Layer-weighted style loss against Gram targets (scalar tensor, differentiable)."""
-        return sum(w * F.mse_loss(self.s2 * gram(feats[n]), grams[n]) for n, w in self.style_layers.items())  # type: ignore[return-value]
+        return functional.style_loss(feats, grams, self.style_layers, scale=self.s2)
 
     # ------------------------------------------------------------------ images
     @torch.no_grad()

@@ -32,6 +32,7 @@ from styleflow.io.images import resize
 from styleflow.loss.functional import temporal_loss, total_variation
 from styleflow.loss.meter import LossMeter
 from styleflow.optim import precision as _precision
+from styleflow.optim.lbfgs_history import history_size
 from styleflow.optim.precision import auto_precision, native_bfloat16, resolve_device  # noqa: F401 (public here too)
 from styleflow.optim.projection import drop_blocked_gradient, project
 from styleflow.optim.pyramid import MIN_LEVEL_SIDE, level_sizes, resize_mask
@@ -359,7 +360,8 @@ class Stylizer:
         s = self.settings
         if s.optimizer == "lbfgs":
             return torch.optim.LBFGS(
-                [x], lr=s.lr or 1.0, max_iter=1, history_size=100, tolerance_grad=0.0, tolerance_change=0.0
+                [x], lr=s.lr or 1.0, max_iter=1, history_size=history_size(x.numel()),  # trimmed at large sizes
+                tolerance_grad=0.0, tolerance_change=0.0,
             )
         return torch.optim.Adam([x], lr=s.lr or 0.02)
 

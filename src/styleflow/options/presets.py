@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 from styleflow.errors import StyleflowError
-from styleflow.options.registry import check_all, defaults
+from styleflow.options.registry import check_all, defaults, name_hint
 
 DEFAULT_PRESET = "gatys"
 
@@ -52,5 +52,5 @@ PRESETS: dict[str, dict[str, Any]] = {
 def preset_values(name: str = DEFAULT_PRESET) -> dict[str, Any]:
     """Every image option's value under preset ``name`` (registry defaults, the preset on top)."""
     if name not in PRESETS:
-        raise StyleflowError(f"preset {name!r}: unknown; choose one of {', '.join(PRESETS)}")
+        raise StyleflowError(f"preset {name!r}: unknown; {name_hint(name, PRESETS)}")
     return {**defaults("image"), **check_all(PRESETS[name], "image", where=f"preset {name}: ")}

@@ -4,9 +4,9 @@ An :class:`Option` says what a setting is called, what values it takes (type, ra
 choices), its default and its help text. Everything else is derived from :data:`OPTIONS`:
 
 * :class:`~styleflow.options.settings.StyleSettings` (image options, ``scope="image"``) and
-  :class:`~styleflow.video.variants.VideoSettings` (variant fields, ``scope="video"``) are
+  :class:`~styleflow.options.variants.VideoSettings` (variant fields, ``scope="video"``) are
   dataclasses generated from it, validated by :func:`check_value`;
-* the ``styleflow image`` / ``styleflow video`` stylisation flags (:func:`add_flags`);
+* the ``styleflow image`` / ``styleflow video`` flags (:func:`styleflow.options.flags.add_flags`);
 * the config checks of the workflow: the ``options``, ``images.options`` and ``variants``
   entries are checked at parse time against this list (:func:`check_all`; an unknown key is
   named with the closest valid one), not against a copy in the JSON schema.
@@ -20,11 +20,10 @@ Adding an option: append an :class:`Option` here, read ``settings.NAME`` where i
 
 from __future__ import annotations
 
-import argparse
 import copy
 import difflib
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from styleflow.errors import StyleflowError
 from styleflow.motion.warp import INTERPOLATIONS
@@ -57,7 +56,8 @@ class Option:
         minimum, maximum: inclusive bounds of a number; ``exclusive_minimum`` makes the lower one strict.
         choices: the allowed strings; with ``open_choices`` other strings (e.g. a file path) pass too.
         nullable: None is allowed (it means "see help").
-        cli: ``"both"`` (``styleflow image`` and ``video``), ``"image"`` (``image`` only) or None.
+        cli: ``"both"`` (``styleflow image`` and ``video``), ``"image"`` (``image`` only), ``"video"``
+            (``video`` only: the variant's options, which override ``--variant``'s values) or None.
         metavar, cli_choices: command-line presentation (``cli_choices`` narrows ``choices``).
     """
 
@@ -122,8 +122,9 @@ def _o(name: str, kind: str, default: Any, help: str, **kw: Any) -> Option:
 #: iteration; 0.6-0.7x on an Intel Xeon with the same AVX512-BF16 flag), float32 elsewhere.
 OPTIONS: tuple[Option, ...] = (
     # ---------------------------------------------------------------- image: losses and layers
-    _o("content_layers", "layers", {"relu4_2": 1.0}, "content layers and their weights", cli=None),
-    _o("style_layers", "layers", {n: 1.0 / 5 for n in GATYS_STYLE_LAYERS}, "style layers and their weights", cli=None),
+    _o("content_layers", "layers", {"relu4_2": 1.0}, "content layers and their weights", metavar="L[=W],..."),
+    _o("style_layers", "layers", {n: 1.0 / 5 for n in GATYS_STYLE_LAYERS}, "style layers and their weights",
+       metavar="L[=W],..."),
     _o("content_weight", "float", 1.0, "α, weight of the content loss", minimum=0),
     _o("style_weight", "float", 1e5, "β, weight of the style loss", minimum=0),
     _o("tv_weight", "float", 0.0, "weight of the total-variation smoothness loss", minimum=0),
@@ -164,37 +165,39 @@ OPTIONS: tuple[Option, ...] = (
     _o("init", "str", "prev_warped", "initialisation of later frames: content (noInit), random, prev (previous "
        "stylised frame), prev_warped (warped by the flow), model (the feed-forward network's output)", scope="video",
        choices=("content", "random", "prev", "prev_warped", "model"),
-       cli=None),
+       cli="video"),
     _o("disocclusion_fill", "str", "warped", "prev_warped: what fills the pixels the consistency mask distrusts "
        "(disocclusions, motion boundaries): the warped previous frame itself (default), or the content frame "
        "(whose unstylised colours, injected every frame, make static regions drift: docs/long-clips.md)",
-       scope="video", choices=("content", "warped"), cli=None),
+       scope="video", choices=("content", "warped"), cli="video"),
     _o("first_init", "str", "content", "initialisation of the first frame and of frames after a scene cut",
-       scope="video", choices=("content", "random", "model"), cli=None),
-    _o("model", "str", None, "init/first_init model: the `styleflow train` file (in a grid: a `models:` name) whose "
-       "output starts the frame (docs/feedforward.md)", scope="video", nullable=True, cli=None),
-    _o("temporal_weight", "float", 0.0, "γ, weight of the temporal loss (0: off)", scope="video", minimum=0, cli=None),
+       scope="video", choices=("content", "random", "model"), cli="video"),
+    _o("model", "str", None, "a `styleflow train` file (in a grid: a `models:` name): with init or first_init "
+       "model its output starts those frames; on `styleflow video` without them every frame is one pass of it "
+       "(STYLE must be the style it was trained on; docs/feedforward.md)", scope="video", nullable=True, cli="video",
+       metavar="M.pt"),
+    _o("temporal_weight", "float", 0.0, "γ, weight of the temporal loss (0: off)", scope="video", minimum=0, cli="video"),
     _o("long_term", "offsets", [1], "offsets of the earlier frames the temporal loss uses, closest first",
-       scope="video", cli=None),
+       scope="video", cli="video", metavar="D,..."),
     _o("passes", "int", 1, "> 1: the multi-pass algorithm (alternating forward and backward)", scope="video",
-       minimum=1, maximum=50, cli=None),
+       minimum=1, maximum=50, cli="video"),
     _o("pass_iterations", "int", None, "budget per frame in passes after the first; null: iterations // 2",
-       scope="video", minimum=0, nullable=True, cli=None),
-    _o("temporal_from_pass", "int", 2, "multi-pass: temporal loss from this pass on", scope="video", minimum=1, cli=None),
+       scope="video", minimum=0, nullable=True, cli="video"),
+    _o("temporal_from_pass", "int", 2, "multi-pass: temporal loss from this pass on", scope="video", minimum=1, cli="video"),
     _o("blend", "float", 0.5, "multi-pass: δ, weight of the warped neighbour in a frame's init", scope="video",
-       minimum=0, maximum=1, cli=None),
+       minimum=0, maximum=1, cli="video"),
     _o("first_iterations", "int", None, "budget of the first frame (and frames after a cut); null: the grid's",
-       scope="video", minimum=0, nullable=True, cli=None),
+       scope="video", minimum=0, nullable=True, cli="video", metavar="N"),
     _o("iterations", "int", None, "budget of later frames; null: the grid's", scope="video", minimum=0,
-       nullable=True, cli=None),
+       nullable=True, cli="video", metavar="N"),
     _o("coarse_to_fine_later", "bool", False, "also use coarse-to-fine for frames started from a previous frame",
-       scope="video", cli=None),
+       scope="video", cli="video"),
     _o("warp_interpolation", "str", "bicubic", "sampling of warped stylised frames; bicubic keeps their fine "
-       "texture, which bilinear blurs", scope="video", choices=INTERPOLATIONS, cli=None),
+       "texture, which bilinear blurs", scope="video", choices=INTERPOLATIONS, cli="video"),
     _o("style_floor", "float", None, "long clips (docs/long-clips.md): while a later frame's style loss is above "
        "this many times its shot's first frame's, the style term pulls 1 + style_floor_weight times harder; "
-       "null: off", scope="video", minimum=0, exclusive_minimum=True, nullable=True, cli=None),
-    _o("style_floor_weight", "float", 2.0, "see style_floor", scope="video", minimum=0, cli=None),
+       "null: off", scope="video", minimum=0, exclusive_minimum=True, nullable=True, cli="video"),
+    _o("style_floor_weight", "float", 2.0, "see style_floor", scope="video", minimum=0, cli="video"),
 )
 
 
@@ -277,9 +280,22 @@ def check_all(values: Mapping[str, Any], scope: str, where: str = "") -> dict[st
 
 
 def closest(key: str, valid: Iterable[str]) -> str | None:
-    """The valid key nearest to ``key`` (difflib), or None when none is near."""
-    found = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
+    """The valid key nearest to ``key`` (the same letters in another case first, then difflib), or
+    None when none is near."""
+    valid = [str(v) for v in valid]
+    same = [v for v in valid if v.lower() == str(key).lower()]
+    if same:
+        return same[0]
+    found = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.6)
     return found[0] if found else None
+
+
+def name_hint(name: str, known: Iterable[str]) -> str:
+    """``did you mean NEAR?`` when a known name is close to ``name``, else ``known: a, b, c``
+    (the tail of a one-line "unknown name" error)."""
+    known = [str(k) for k in known]
+    near = closest(name, known)
+    return f"did you mean {near}?" if near else f"known: {', '.join(known) or 'none'}"
 
 
 def check_keys(values: Mapping[str, Any], valid: Iterable[str], where: str = "option ") -> None:
@@ -293,40 +309,6 @@ def check_keys(values: Mapping[str, Any], valid: Iterable[str], where: str = "op
 
 
 # ---------------------------------------------------------------- derived forms
-
-
-def add_flags(group: argparse._ArgumentGroup, command: str, only: Iterable[str] | None = None) -> None:
-    """The flags of every image option exposed to ``command`` (``image`` or ``video``), or of the
-    options named in ``only``.
-
-    Every flag defaults to None, meaning "the preset's value"; booleans get ``--x/--no-x``.
-    """
-    wanted = None if only is None else set(only)
-    for o in options("image"):
-        if wanted is not None:
-            if o.name not in wanted:
-                continue
-        elif o.cli is None or (o.cli == "image" and command != "image"):
-            continue
-        shown = ("on" if o.default else "off") if o.kind == "bool" else o.default
-        help_text = o.help if o.default is None else f"{o.help} (gatys: {shown})"
-        help_text = help_text.replace("%", "%%")
-        if o.kind == "bool":
-            group.add_argument(o.flag, dest=o.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-            continue
-        parse: Callable[[str], Any] = {"float": float, "int": int, "str": str}[o.kind]
-        choices = o.cli_choices or (None if o.open_choices else o.choices)
-        group.add_argument(o.flag, dest=o.name, type=parse, default=None, choices=list(choices) if choices else None,
-                           metavar=o.metavar, help=help_text)
-
-
-def flag_values(args: argparse.Namespace, command: str) -> dict[str, Any]:
-    """``{option: value}`` of the image-option flags given on the command line (None: not given)."""
-    return {
-        o.name: getattr(args, o.name)
-        for o in options("image")
-        if o.cli == "both" or (o.cli == "image" and command == "image")
-    }
 
 
 _ANNOTATIONS: dict[str, Any] = {

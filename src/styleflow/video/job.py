@@ -27,24 +27,26 @@ are removed; completed flows and stylised frames stay for the next call to reuse
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from styleflow.errors import StyleflowError
+from styleflow.ff.data import file_digest
+from styleflow.ff.infer import check_styles
+from styleflow.ff.model import load_model
 from styleflow.io.atomic import removing_new_folders
 from styleflow.io.encode import encode_video
 from styleflow.io.frames import DECODER, extract_frames, read_meta
-from styleflow.io.images import size_for_height
+from styleflow.io.images import read_image, size_for_height
 from styleflow.io.layout import ClipPaths, list_frames
-from styleflow.io.records import record_matches
+from styleflow.io.records import content_hash, record_matches
 from styleflow.motion.consistency import compute_masks, masks_are_current
 from styleflow.motion.flow import check_offsets, compute_flows, flows_are_current, remove_flow_files
 from styleflow.options.resolved import resolved_settings
+from styleflow.options.variants import DEFAULT_VARIANT, resolve_variant
+from styleflow.video.network import stylize_frames
 from styleflow.video.sequence import stylize_clip
-from styleflow.video.variants import DEFAULT_VARIANT, resolve_variant
 
 
 def default_work_dir(out_mp4: str | os.PathLike[str]) -> Path:
@@ -55,8 +57,7 @@ def default_work_dir(out_mp4: str | os.PathLike[str]) -> Path:
 
 def run_key(payload: Mapping[str, Any]) -> str:
     """Short stable hash of the settings that decide the stylised frames."""
-    blob = json.dumps(payload, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:10]
+    return content_hash(payload, 10)
 
 
 def prepare_clip(
@@ -141,14 +142,13 @@ def stylize_video(
     out = Path(out_mp4)
     if out.suffix.lower() != ".mp4":
         raise StyleflowError(f"-o {out}: expected an .mp4 file name")
-    for s in styles:
-        if not Path(s).is_file():
-            raise StyleflowError(f"{s}: no such style image")
+    source = Path(video)
+    if not source.is_file():
+        raise StyleflowError(f"{source}: " + ("is a folder, expected a video file" if source.is_dir() else "no such video"))
+    for s in styles:  # decoded now, so that a bad painting is refused before frames and flow are made
+        read_image(s)
     loaded = None
     if model is not None:
-        from styleflow.ff.infer import check_styles
-        from styleflow.ff.model import load_model
-
         loaded = load_model(model)  # fail early on a bad model file or style
         check_styles(loaded, styles)
     name, video_settings, _ = resolve_variant(variant)  # fail early on a bad variant
@@ -161,20 +161,16 @@ def stylize_video(
     })
     run_dir = prep / "runs" / f"{name}-{key}"
     if loaded is not None:
-        from styleflow.ff.data import file_digest
-
         run_dir = prep / "runs" / f"feedforward-{file_digest(Path(model))}"  # type: ignore[arg-type]
     pinned = {"preset": resolved["preset"], **resolved["options"]}  # weights: auto as recorded
     with removing_new_folders([work, prep, prep / "frames", prep / f"flow-{flow_method}",
                                prep / f"masks-{flow_method}", prep / "runs", run_dir]):
         finished = (run_dir / "run.json").is_file()  # written last: every frame of the run is stylised
         clip = prepare_clip(video, prep, height, start=start, step=step, max_frames=max_frames,
-                            flow_method=flow_method, offsets=[1, *video_settings.long_term], progress=progress,
+                            flow_method=flow_method, offsets=video_settings.flow_offsets, progress=progress,
                             flow_format=flow_format, need_flow=keep_flow or not finished)
         meta = read_meta(clip.frames)
         if loaded is not None:
-            from styleflow.ff.infer import stylize_frames
-
             record = stylize_frames(loaded, clip.frames, run_dir, device=device, progress=progress)
         else:
             record = stylize_clip(

@@ -2,7 +2,7 @@
 
 Frames of a prepared clip (:class:`~styleflow.io.layout.ClipPaths`) are stylised in order; each one
 is initialised from, and optionally tied by the temporal loss to, the frames stylised before it
-(see :mod:`styleflow.video.variants` for the options). Multi-pass runs alternate the direction.
+(see :mod:`styleflow.options.variants` for the options). Multi-pass runs alternate the direction.
 The unit of work is a shot (:mod:`styleflow.video.shots`): :func:`stylize_shot` runs every pass
 of one shot and reads nothing of other shots; :func:`stylize_clip` runs the shots one after the
 other into one folder, the workflow runs them as separate jobs.
@@ -33,12 +33,13 @@ import numpy as np
 import torch
 
 from styleflow.errors import StyleflowError
+from styleflow.ff.infer import check_styles, stylize_image
+from styleflow.ff.model import load_model
 from styleflow.io.atomic import write_json
 from styleflow.io.flo import read_flow
 from styleflow.io.frames import FrameCache
 from styleflow.io.images import read_image
 from styleflow.io.layout import ClipPaths, list_frames
-from styleflow.io.records import normalised, record_matches
 from styleflow.motion.consistency import (
     combine_closest_first,
     consistency_mask,
@@ -49,15 +50,12 @@ from styleflow.motion.warp import warp
 from styleflow.optim.stylize_image import environment
 from styleflow.optim.stylizer import Stylizer, TemporalTerm
 from styleflow.options.settings import settings_from
+from styleflow.options.variants import DEFAULT_VARIANT, VideoSettings, resolve_variant
 from styleflow.progress import IterationBar, frame_bar
+from styleflow.video.network import network_shot
 from styleflow.video.shots import Shot, merge_records, plan_shots, write_rows
-from styleflow.video.store import FrameStore, quantise  # noqa: F401 (quantise was public here)
-from styleflow.video.variants import DEFAULT_VARIANT, VideoSettings, resolve_variant
+from styleflow.video.store import CSV_COLUMNS, FrameStore, frame_rows, quantise, start_or_resume  # noqa: F401 (public here before)
 
-CSV_COLUMNS = (
-    "frame", "passes", "init", "shot_start", "iterations", "converged", "restores",
-    "content_loss", "style_loss", "temporal_loss", "total_loss", "temporal_terms", "mask_mean", "seconds",
-)
 
 
 class _Clip:
@@ -108,32 +106,6 @@ class _Clip:
                         )
 
 
-def start_or_resume(out_dir: str | os.PathLike[str], signature: Mapping[str, Any]) -> str:
-    """Prepare ``out_dir`` for a run described by ``signature``.
-
-    ``signature`` is anything JSON-serialisable that identifies what the frames depend on
-    (settings, input files and their sizes/times, styleflow version). Frames left by a run with
-    another signature (or none) are deleted, so a resumed run never mixes frames made
-    differently; with the same signature the finished frames are kept.
-
-    Returns:
-        ``"new"`` (no folder yet), ``"resume"`` (same signature: finished frames kept) or
-        ``"reset"`` (a different or missing signature: the folder was emptied).
-    """
-    import shutil
-
-    out = Path(out_dir)
-    state = out / ".signature.json"
-    outcome = "new"
-    if out.exists():
-        outcome = "resume" if record_matches(state, signature) else "reset"
-        if outcome == "reset":
-            shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(state, normalised(dict(signature)))
-    return outcome
-
-
 def _noise(shape: tuple[int, ...], seed: int, k: int) -> np.ndarray:
     gen = torch.Generator().manual_seed(seed * 1_000_003 + k)
     return torch.rand(shape, generator=gen).numpy().astype(np.float32)
@@ -164,7 +136,7 @@ def stylize_clip(
         clip: the prepared frames, flows and masks.
         styles: painting files; ``style_weights`` blends them.
         out_dir: output folder (created; finished frames in it are kept and reused).
-        variant: a built-in variant name or a mapping (see :mod:`styleflow.video.variants`).
+        variant: a built-in variant name or a mapping (see :mod:`styleflow.options.variants`).
         first_iterations, iterations: budgets of the first and later frames (a variant's own
             budgets win, e.g. ``moreSteps``); default: the preset's ``iterations``.
         options: image-stylisation settings (``preset`` plus any StyleSettings field).
@@ -236,33 +208,24 @@ def stylize_shot(
     opts = dict(options or {})
     preset = str(opts.pop("preset", "gatys"))
     settings = settings_from(preset, {**opts, **image_overrides, "seed": seed})
-    first_budget = _first_not_none(video.first_iterations, first_iterations, settings.iterations)
-    later_budget = _first_not_none(video.iterations, iterations, settings.iterations)
-    pass_budget = _first_not_none(video.pass_iterations, max(1, later_budget // 2))
+    first_budget, later_budget, pass_budget = video.budgets(first_iterations, iterations, settings.iterations)
 
     data = _Clip(clip, _frame_count(clip, n_frames))
     if shot not in plan_shots(data.cuts, data.n):
         raise StyleflowError(f"shot {shot.name}: not a shot of {clip.masks} (cuts {data.cuts}, {data.n} frames); "
                              "plan the shots from the clip's cuts.json")
     if video.init == video.first_init == "model" and first_budget == later_budget == 0 and video.passes == 1:
-        from styleflow.ff.infer import network_shot
-
         return network_shot(clip, styles, out, shot, data.cuts, data.n, name, video, preset, settings, seed,
                             device, progress, t_start)
     stores = [FrameStore(out / f".pass{p}") for p in range(1, video.passes)] + [FrameStore(out)]
     todo = [k for k in shot.frames if not all(store.done(k) for store in stores)]
-    needs_flow = video.init == "prev_warped" or video.temporal_weight > 0 or video.passes > 1
-    if needs_flow and todo:  # the flows of finished frames may be gone (styleflow video --drop-flow)
-        data.check_flows(video.long_term if video.temporal_weight > 0 else [1], both_directions=video.passes > 1,
-                         frames=todo)
+    if video.needs_flow and todo:  # the flows of finished frames may be gone (styleflow video --drop-flow)
+        data.check_flows(video.flow_offsets, both_directions=video.passes > 1, frames=todo)
 
     style_images = [read_image(p) for p in styles]
     stylizer = Stylizer(settings, style_images, style_weights, device=device)
     ff_model = None
     if "model" in (video.init, video.first_init):
-        from styleflow.ff.infer import check_styles
-        from styleflow.ff.model import load_model
-
         ff_model = load_model(video.model, stylizer.device)  # type: ignore[arg-type]
         check_styles(ff_model, styles)
     out.mkdir(parents=True, exist_ok=True)
@@ -275,7 +238,7 @@ def stylize_shot(
             direction = 1 if p % 2 == 1 else -1
             order = shot.frames if direction == 1 else reversed(shot.frames)
             previous_pass = stores[p - 2] if p > 1 else None
-            temporal_on = video.temporal_weight > 0 and (video.passes == 1 or p >= video.temporal_from_pass)
+            temporal_on = video.temporal and (video.passes == 1 or p >= video.temporal_from_pass)
             for k in order:
                 if store.done(k):
                     continue
@@ -319,10 +282,6 @@ def stylize_shot(
         "environment": environment(),
     }
     return record, rows
-
-
-def _first_not_none(*values: int | None) -> int:
-    return next(int(v) for v in values if v is not None)
 
 
 def _stylize_frame(
@@ -371,8 +330,6 @@ def _stylize_frame(
         elif mode == "random":
             init = _noise(content.shape, seed, k)
         elif mode == "model":  # the feed-forward network's stylisation (styleflow.ff)
-            from styleflow.ff.infer import stylize_image
-
             init = stylize_image(ff_model, content, stylizer.device)
         elif mode == "prev":
             init = store.load(nearest)
@@ -429,19 +386,3 @@ def _stylize_frame(
         "precision": stylizer.precision,
     }
     return result.image, record
-
-
-def frame_rows(stores: list[FrameStore], frames: range) -> list[dict[str, Any]]:
-    """One row per frame: the final pass's losses; iterations and seconds summed over passes."""
-    rows = []
-    for k in frames:
-        records = [s.record(k) for s in stores]
-        last = records[-1]
-        row = {c: last.get(c) for c in CSV_COLUMNS}
-        row["passes"] = len(records)
-        row["init"] = records[0]["init"]
-        row["shot_start"] = records[0]["shot_start"]
-        row["iterations"] = int(sum(r["iterations"] for r in records))
-        row["seconds"] = round(float(sum(r["seconds"] for r in records)), 4)
-        rows.append(row)
-    return rows

@@ -190,13 +190,16 @@ def _same_device(a: Path, b: Path) -> bool:
 
 def assemble_run(shot_dirs: Sequence[str | os.PathLike[str]], frames_out: str | os.PathLike[str],
                  record_csv: str | os.PathLike[str], summary_json: str | os.PathLike[str],
-                 columns: Sequence[str], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 columns: Sequence[str], extra: Mapping[str, Any] | None = None,
+                 plan: str | None = None) -> dict[str, Any]:
     """Join a run's shot folders (from :func:`publish_shot`) into its frames folder, ``frames.csv``
     and ``run.json`` (written last); return the run record.
 
     Frames are hard-linked where the file system allows (no second copy on disk), else copied;
     each appears under its final name only when complete. ``extra`` is merged into the record
-    (e.g. the run's place in the grid).
+    (e.g. the run's place in the grid). ``plan``: the hash of the run's plan, which every shot's
+    record must carry (else a one-line StyleflowError naming the shot, and no run.json); it
+    goes into ``run.json`` as ``plan``.
     """
     dirs = [Path(d) for d in shot_dirs]
     shots = sorted((Shot.parse(d.name), d) for d in dirs)
@@ -208,6 +211,9 @@ def assemble_run(shot_dirs: Sequence[str | os.PathLike[str]], frames_out: str | 
         if not path.is_file():
             raise StyleflowError(f"{path}: missing; the shot's job did not finish (rerun it)")
         records.append(json.loads(path.read_text(encoding="utf-8")))
+        if plan is not None and records[-1].get("plan") != plan:
+            raise StyleflowError(f"{folder}: made by plan {records[-1].get('plan')}, but the run's settings are plan "
+                                 f"{plan}; rerun the shot (snakemake --forcerun {folder})")
         rows += read_rows(folder / SHOT_ROWS)
         for k in shot.frames:
             src, dst = folder / frame_name(k), frames_out / frame_name(k)
@@ -220,6 +226,8 @@ def assemble_run(shot_dirs: Sequence[str | os.PathLike[str]], frames_out: str | 
         raise StyleflowError(f"{record_csv}: the shots' rows do not cover frames 1..{len(rows)} once each")
     run = merge_records([s for s, _ in shots], records)
     run.update(extra or {})
+    if plan is not None:
+        run["plan"] = plan
     write_rows(record_csv, rows, columns)
     write_json(summary_json, run)
     return run

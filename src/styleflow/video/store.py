@@ -8,8 +8,10 @@ unfinished frame. Frames are handed to later frames as they read back from the 8
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -17,6 +19,7 @@ from styleflow.io.atomic import write_json
 from styleflow.io.frames import FrameCache
 from styleflow.io.images import to_uint8, write_image
 from styleflow.io.layout import frame_name
+from styleflow.io.records import normalised, record_matches
 
 
 def quantise(image: np.ndarray) -> np.ndarray:
@@ -53,3 +56,50 @@ class FrameStore:
         q = quantise(image)
         self._frames.put(k, q)
         return q
+
+
+#: Columns of frames.csv (one row per frame; :func:`frame_rows`).
+CSV_COLUMNS = (
+    "frame", "passes", "init", "shot_start", "iterations", "converged", "restores",
+    "content_loss", "style_loss", "temporal_loss", "total_loss", "temporal_terms", "mask_mean", "seconds",
+)
+
+
+def start_or_resume(out_dir: str | os.PathLike[str], signature: Mapping[str, Any]) -> str:
+    """Prepare ``out_dir`` for a run described by ``signature``.
+
+    ``signature`` is anything JSON-serialisable that identifies what the frames depend on
+    (settings, input files and their sizes/times, styleflow version). Frames left by a run with
+    another signature (or none) are deleted, so a resumed run never mixes frames made
+    differently; with the same signature the finished frames are kept.
+
+    Returns:
+        ``"new"`` (no folder yet), ``"resume"`` (same signature: finished frames kept) or
+        ``"reset"`` (a different or missing signature: the folder was emptied).
+    """
+    out = Path(out_dir)
+    state = out / ".signature.json"
+    outcome = "new"
+    if out.exists():
+        outcome = "resume" if record_matches(state, signature) else "reset"
+        if outcome == "reset":
+            shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(state, normalised(dict(signature)))
+    return outcome
+
+
+def frame_rows(stores: list[FrameStore], frames: range) -> list[dict[str, Any]]:
+    """One row per frame: the final pass's losses; iterations and seconds summed over passes."""
+    rows = []
+    for k in frames:
+        records = [s.record(k) for s in stores]
+        last = records[-1]
+        row = {c: last.get(c) for c in CSV_COLUMNS}
+        row["passes"] = len(records)
+        row["init"] = records[0]["init"]
+        row["shot_start"] = records[0]["shot_start"]
+        row["iterations"] = int(sum(r["iterations"] for r in records))
+        row["seconds"] = round(float(sum(r["seconds"] for r in records)), 4)
+        rows.append(row)
+    return rows
