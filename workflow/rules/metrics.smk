@@ -86,11 +86,6 @@ rule ablation:
             labels={"file": "trade-off across the grid"},
         ),
         grid_svg=f"{GRID_PLOT}.svg",
-    params:
-        reference=metrics_config("reference", "noInit"),
-        bootstrap=metrics_config("bootstrap", {}),
-        by_resolution=metrics_config("grid_by_resolution", False),
-        code=script_code("ablation.py"),
     log:
         "logs/ablation.log",
     conda:
@@ -99,6 +94,11 @@ rule ablation:
     resources:
         runtime=job_minutes("small"),
         mem_mb=job_mem_mb("small"),
+    params:
+        reference=metrics_config("reference", "noInit"),
+        bootstrap=metrics_config("bootstrap", {}),
+        by_resolution=metrics_config("grid_by_resolution", False),
+        code=script_code("ablation.py"),
     script:
         "../scripts/ablation.py"
 
