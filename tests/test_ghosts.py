@@ -128,3 +128,32 @@ def test_carried_curvature_gets_further_in_the_same_iterations():
         losses[carry] = second.losses["total"]
         assert bool(st._curvature) == carry  # the memory is kept only when asked for
     assert losses[True] < 0.97 * losses[False]
+
+
+def test_a_clip_with_the_recolored_fill_starts_distrusted_pixels_from_it(tmp_path):
+    """Zero budget for later frames: frame 2 is its start — the warped frame 1 where the mask
+    trusts it, the content recoloured to the trusted neighbours where it does not (the border the
+    pan uncovers); and warm_stop/carry_curvature are accepted as variant fields."""
+    from styleflow.io.flo import read_flo
+    from styleflow.io.images import read_image, write_image
+    from styleflow.motion.warp import warp
+    from styleflow.video.sequence import quantise, stylize_clip
+    from styleflow.video.variants import resolve_variant
+    from test_sequence import TINY, make_clip
+
+    style = tmp_path / "style.png"
+    write_image(style, scene()[1])
+    clip = make_clip(tmp_path / "clip", n=2)
+    out = tmp_path / "out"
+    stylize_clip(clip, [style], out, variant={"init": "prev_warped", "first_init": "random",
+                 "disocclusion_fill": "recolored"}, first_iterations=0, iterations=0, options=TINY, progress=False)
+    first, second = (read_image(out / f"frame_{k:06d}.png") for k in (1, 2))
+    warped, inside = warp(first, read_flo(clip.backward(2, 1)), "bicubic")
+    trust = read_image(clip.mask(2, 1))[..., 0] * inside
+    expected = initial_image("recolored", warped, trust.astype(np.float32), read_image(clip.frame(2)))
+    assert np.abs(second - quantise(expected)).max() <= 1.5 / 255
+    assert np.abs(second - quantise(warped))[trust < 0.5].mean() > 0.02  # not the warped (stale) start
+    _, video, _ = resolve_variant({"base": "recolorFill", "warm_stop": "disoccluded", "carry_curvature": True})
+    assert (video.disocclusion_fill, video.warm_stop, video.carry_curvature) == ("recolored", "disoccluded", True)
+    assert resolve_variant("flowInit_temporalLoss")[1].warm_stop == "total"  # defaults unchanged
+    assert not resolve_variant("flowInit_temporalLoss")[1].carry_curvature
