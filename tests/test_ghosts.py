@@ -9,7 +9,8 @@ import torch
 
 from styleflow.errors import StyleflowError
 from styleflow.eval.regions import content_loss_map, region_losses
-from styleflow.optim.stylizer import Stylizer, TemporalTerm, _stalled
+from styleflow.optim.stylizer import Stylizer, TemporalTerm
+from styleflow.optim.warmstart import stalled
 from styleflow.options.settings import StyleSettings
 from styleflow.video.fill import initial_image, recolor_to_neighbours
 
@@ -61,10 +62,10 @@ def test_initial_image_blends_each_fill_by_the_mask():
 
 
 def test_stalled_needs_a_full_window_of_small_improvement():
-    assert _stalled([], 3, 0.1)  # nothing watched: the total alone decides
-    assert not _stalled([10.0, 9.9, 9.8], 3, 0.1)  # shorter than the window
-    assert _stalled([10.0, 9.9, 9.8, 9.7], 3, 0.05)  # 3 % over 3 iterations
-    assert not _stalled([10.0, 9.0, 8.5, 8.0], 3, 0.05)  # 25 %
+    assert stalled([], 3, 0.1)  # nothing watched: the total alone decides
+    assert not stalled([10.0, 9.9, 9.8], 3, 0.1)  # shorter than the window
+    assert stalled([10.0, 9.9, 9.8, 9.7], 3, 0.05)  # 3 % over 3 iterations
+    assert not stalled([10.0, 9.0, 8.5, 8.0], 3, 0.05)  # 25 %
 
 
 def settings(**kw) -> StyleSettings:

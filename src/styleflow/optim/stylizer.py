@@ -34,6 +34,7 @@ from styleflow.loss.meter import LossMeter
 from styleflow.optim import precision as _precision
 from styleflow.optim.precision import auto_precision, native_bfloat16, resolve_device  # noqa: F401 (public here too)
 from styleflow.optim.projection import drop_blocked_gradient, project
+from styleflow.optim.warmstart import seed_lbfgs, stalled
 from styleflow.optim.pyramid import MIN_LEVEL_SIDE, level_sizes, resize_mask
 from styleflow.options.settings import StyleSettings
 
@@ -93,30 +94,6 @@ class _HostLosses(Mapping[str, float]):
 
     def __len__(self) -> int:
         return len(self._parts)
-
-
-def _seed_lbfgs(opt: torch.optim.LBFGS, x: torch.Tensor, memory: Mapping[str, object]) -> None:
-    """Start ``opt`` (a fresh L-BFGS on ``x``) from another run's curvature memory: its first step
-    is then a quasi-Newton step of full length instead of a tiny gradient step. The previous step
-    is recorded as zero, so no curvature pair is formed across the two problems."""
-    flat = x.detach().flatten()
-    opt.state[x].update({  # type: ignore[index]
-        "func_evals": 0, "n_iter": 1, "d": torch.zeros_like(flat), "t": 0.0,
-        "old_dirs": [v.clone() for v in memory["old_dirs"]],  # type: ignore[attr-defined]
-        "old_stps": [v.clone() for v in memory["old_stps"]],  # type: ignore[attr-defined]
-        "ro": list(memory["ro"]),  # type: ignore[call-overload]
-        "H_diag": memory["H_diag"], "prev_flat_grad": torch.zeros_like(flat), "prev_loss": None,
-    })
-
-
-def _stalled(history: Sequence[float], window: int, tol: float) -> bool:
-    """True when ``history`` (one value per iteration; empty: nothing is watched) improved by at
-    most ``tol`` (a fraction of its last value) over its last ``window`` iterations."""
-    if not history:
-        return True
-    if len(history) <= window:
-        return False
-    return history[-window - 1] - history[-1] <= tol * abs(history[-1])
 
 
 class Stylizer:
@@ -442,7 +419,7 @@ class Stylizer:
         size = tuple(x.shape[-2:])
         carry = carry and isinstance(opt, torch.optim.LBFGS)
         if carry and size in self._curvature:
-            _seed_lbfgs(opt, x, self._curvature[size])
+            seed_lbfgs(opt, x, self._curvature[size])
         best_x = x.detach().clone()
         best: dict[str, object] = {"loss": math.inf, "parts": {}}
         state = {"blowup": False, "since_reset": 0}
@@ -511,7 +488,7 @@ class Stylizer:
             # stall would call it convergence before anything happened.
             if tol > 0 and state["since_reset"] >= WARMUP_ITERATIONS + window:
                 old = history[-window - 1]
-                if (old - best["loss"]) <= tol * abs(best["loss"]) and _stalled(watch_history, window, tol):  # type: ignore[operator,arg-type]
+                if (old - best["loss"]) <= tol * abs(best["loss"]) and stalled(watch_history, window, tol):  # type: ignore[operator,arg-type]
                     converged = True
                     break
         if carry and isinstance(opt, torch.optim.LBFGS) and opt.state[x].get("old_dirs"):
