@@ -79,16 +79,18 @@ def frame_mask(clip: ClipPaths, k: int) -> np.ndarray | None:
     return read_mask(p).astype(np.float32) / 255.0 if k > 1 and p.is_file() else None
 
 
-def fresh_frame(k: int, clip: ClipPaths, folder: Path, style: Path, options: dict[str, Any]) -> np.ndarray:
-    """Frame k optimised from scratch (the content recoloured, the preset's budget and stop rule), cached."""
-    path = folder / f"frame_{k:06d}.png"
+def fresh_frame(k: int, clip: ClipPaths, folder: Path, style: Path, options: dict[str, Any],
+                iterations: int | None = None) -> np.ndarray:
+    """Frame k optimised from scratch (the content recoloured, the preset's stop rule, the first
+    frame's budget: ``iterations``, default the preset's), cached."""
+    path = folder / (f"frame_{k:06d}.png" if iterations is None else f"frame_{k:06d}-i{iterations}.png")
     if not path.is_file():
         from styleflow.optim.stylizer import Stylizer
         from styleflow.options.settings import settings_from
 
         opts = dict(options)
         settings = settings_from(str(opts.pop("preset", "gatys")), opts)
-        result = Stylizer(settings, [read_image(style)]).stylize(read_image(clip.frame(k)))
+        result = Stylizer(settings, [read_image(style)]).stylize(read_image(clip.frame(k)), iterations=iterations)
         folder.mkdir(parents=True, exist_ok=True)
         write_image(path, result.image)
         write_json(path.with_suffix(".json"), {"iterations": result.iterations, "seconds": result.seconds})
@@ -183,6 +185,8 @@ def main() -> int:
     ap.add_argument("--fresh", type=int, nargs="+", default=None,
                     help="frames to optimise from scratch as the reference (default: every 4th from 4)")
     ap.add_argument("--preset", default="gatys")
+    ap.add_argument("--budget", type=int, nargs=2, default=None, metavar=("FIRST", "LATER"),
+                    help="iterations of the first (and fresh) frames and of later frames (default: the preset's)")
     ap.add_argument("--work", type=Path, required=True, help="work folder (runs and references are reused)")
     ap.add_argument("--figure", type=Path, default=None, help="image of crops around low-mask regions")
     ap.add_argument("--crop", type=int, default=48, help="side of the figure's crops in pixels")
@@ -211,13 +215,17 @@ def main() -> int:
             t0 = time.perf_counter()
             record = stylize_video(video, [args.style], label_dir / f"{label}.mp4", height=args.height, variant=variant,
                                    max_frames=args.frames, work_dir=label_dir / "work", options=options,
+                                   first_iterations=args.budget[0] if args.budget else None,
+                                   iterations=args.budget[1] if args.budget else None,
                                    progress=not args.no_progress, audio=False)
             prep = Path(record["run_dir"]).parents[1]
             clip = ClipPaths(prep / "frames", prep / "flow-dis", prep / "masks-dis")
             runs[label] = record
             print(f"{name} {label}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         assert clip is not None
-        fresh = {k: fresh_frame(k, clip, label_dir / "fresh", args.style, options) for k in sample if k <= args.frames}
+        first_budget = args.budget[0] if args.budget else None
+        fresh = {k: fresh_frame(k, clip, label_dir / "fresh", args.style, options, first_budget)
+                 for k in sample if k <= args.frames}
         results = {}
         print(f"\n{name}: {args.frames} frames at {args.height} px, {args.style.stem}; fresh reference at frames "
               f"{sorted(fresh)}; content loss (fixed VGG16, relu4_2) of later frames / fresh")

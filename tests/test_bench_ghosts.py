@@ -28,7 +28,7 @@ def test_bench_ghosts_reports_every_run_against_the_fresh_reference(tmp_path, mo
     monkeypatch.setattr(sys, "argv", [
         "bench_ghosts.py", "--clips", "demo", "--height", "32", "--frames", "4", "--fresh", "3", "4",
         "--style", str(style), "--work", str(work), "--no-progress", "--figure", str(tmp_path / "crops.png"),
-        "--crop", "16", "flowInit_temporalLoss", "fill:base=flowInit_temporalLoss,disocclusion_fill=recolored"])
+        "--crop", "16", "--budget", "12", "6", "flowInit_temporalLoss", "fill:base=flowInit_temporalLoss,disocclusion_fill=recolored"])
     assert bench_ghosts.main() == 0
     out = capsys.readouterr().out
     assert "| flowInit_temporalLoss |" in out and "| fill |" in out
@@ -40,5 +40,5 @@ def test_bench_ghosts_reports_every_run_against_the_fresh_reference(tmp_path, mo
         assert 0 < s["mask_mean"] <= 1
     rows = (work / "demo" / "fill.csv").read_text().splitlines()
     assert len(rows) == 5 and rows[0].startswith("frame,init")
-    assert (work / "demo" / "fresh" / "frame_000003.png").is_file()
+    assert (work / "demo" / "fresh" / "frame_000003-i12.png").is_file()
     assert (tmp_path / "crops.png").stat().st_size > 1000
