@@ -140,6 +140,24 @@ class LossMeter:
         """Layer-weighted content loss (scalar tensor, differentiable)."""
         return sum(w * functional.content_loss(feats[n], targets[n]) for n, w in self.content_layers.items()) * self.s2  # type: ignore[return-value]
 
+    def content_error_maps(self, feats: Mapping[str, torch.Tensor],
+                           targets: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Per content layer, the squared feature error averaged over channels, ``(h_l, w_l)``, times
+        the layer's weight and the feature scale: the sum of their means is :meth:`content_loss`."""
+        return {n: (feats[n] - targets[n]).pow(2).mean(dim=1)[0] * (w * self.s2) for n, w in self.content_layers.items()}
+
+    def masked_content_loss(self, feats: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
+                            masks: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Content loss over the pixels ``masks`` weigh: ``Σ_l Σ m_l·e_l / Σ m_l`` with ``e_l`` of
+        :meth:`content_error_maps` and ``m_l`` ``(h_l, w_l)`` weights on layer l's grid (all 1: the
+        :meth:`content_loss`). A layer whose mask weighs nothing adds 0."""
+        total = None
+        for n, e in self.content_error_maps(feats, targets).items():
+            m = masks[n]
+            term = (m * e).sum() / m.sum().clamp_min(1e-6)
+            total = term if total is None else total + term
+        return total  # type: ignore[return-value]
+
     def style_loss(self, feats: Mapping[str, torch.Tensor], grams: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Layer-weighted style loss against Gram targets (scalar tensor, differentiable)."""
         return functional.style_loss(feats, grams, self.style_layers, scale=self.s2)

