@@ -55,10 +55,23 @@ def _one_torch_thread():
 #
 # A whole-workflow run costs minutes on 2 cores, so each grid that several test modules read is run
 # once per test session and shared (read-only: a test that changes a run works on a private copy,
-# workflow_helpers.private_copy). The README's command runs the modules on two pytest-xdist workers
-# (``-n 2 --dist loadfile``: a module's tests, and so its module-scoped fixtures, stay on one
-# worker); a file lock makes a worker that asks for a run the other is making wait for it instead
+# workflow_helpers.private_copy). The README's command runs the modules on three pytest-xdist
+# workers (``-n 3 --dist loadfile``: a module's tests, and so its module-scoped fixtures, stay on
+# one worker); a file lock makes a worker that asks for a run another is making wait for it instead
 # of making it again.
+
+
+#: Modules that take minutes, longest first: they start first, so that the other modules fill the
+#: other worker meanwhile instead of leaving them as a tail at the end (most of their time is spent
+#: waiting on a cluster's or the storage nodes' jobs).
+LONG_FIRST = ("test_slurm.py", "test_storage.py", "test_workflow.py", "test_options_workflow.py",
+              "test_flow_storage.py", "test_images_workflow.py", "test_reruns.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long modules first (in LONG_FIRST's order); the rest keep their order."""
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def shared_run(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:

@@ -307,8 +307,10 @@ def test_interrupted_stylisation_resumes(tiny: Path, tmp_path: Path) -> None:
     cmd = [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--directory", str(work),
            "--cores", "2", target, "--configfile", cfg]  # fmt: skip
     scratch = work / "scratch/runs/demo/swirls/h40/slow/noInit" / SHOT  # config scratch
-    kill_when(cmd, work, scratch / "frame_000002.png", env=env)
-    done = {p.name: p.stat().st_mtime_ns for p in scratch.glob("frame_*.png")}
+    # a frame is finished once its record is written (after its PNG): kill after frame 2's
+    kill_when(cmd, work, scratch / ".records" / "frame_000002.json", env=env)
+    done = {p.name: p.stat().st_mtime_ns for p in scratch.glob("frame_*.png")
+            if (scratch / ".records" / f"{p.stem}.json").exists()}
     assert 2 <= len(done) < 4 and not (run / "run.json").exists()
     snakemake("--unlock", "--configfile", cfg, workdir=work)  # the killed run left its lock
     out = snakemake("--cores", "2", target, "--configfile", cfg, workdir=work, timeout=300).stdout
