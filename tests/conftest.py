@@ -62,8 +62,8 @@ def _one_torch_thread():
 
 
 #: Modules that take minutes, longest first: they start first, so that the other modules fill the
-#: other worker meanwhile instead of leaving them as a tail at the end (most of their time is spent
-#: waiting on a cluster's or the storage nodes' jobs).
+#: other workers meanwhile instead of being left as a tail at the end (most of the long modules'
+#: time is spent waiting on a cluster's or the storage nodes' jobs).
 LONG_FIRST = ("test_slurm.py", "test_storage.py", "test_workflow.py", "test_options_workflow.py",
               "test_flow_storage.py", "test_images_workflow.py", "test_reruns.py")
 
