@@ -101,16 +101,27 @@ def resample_indices(n: int, block: int, resamples: int, seed: int) -> np.ndarra
     return idx.reshape(resamples, blocks * block)[:, :n]
 
 
+def _finite_values(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The finite ``values`` as float64, in their order."""
+    v = np.asarray(values, np.float64)
+    return v[np.isfinite(v)]
+
+
+def _mean(v: np.ndarray) -> float:
+    return float(v.mean()) if len(v) else math.nan
+
+
+def _no_interval(v: np.ndarray) -> Interval:
+    """Fewer than two values: their mean (NaN for none), no interval."""
+    return Interval(_mean(v), math.nan, math.nan, len(v), 1 if len(v) else 0)
+
+
 def interval(values: Sequence[float] | np.ndarray, boot: Bootstrap = Bootstrap(), block: int | None = None) -> Interval:
     """Mean of the finite ``values`` (frame order) and its block-bootstrap percentile interval."""
-    v = np.asarray(values, np.float64)
-    v = v[np.isfinite(v)]
-    n = len(v)
-    if n == 0:
-        return Interval(math.nan, math.nan, math.nan, 0, 0)
-    mean = float(v.mean())
+    v = _finite_values(values)
+    n, mean = len(v), _mean(v)
     if n < 2:
-        return Interval(mean, math.nan, math.nan, n, 1)
+        return _no_interval(v)
     b = block or block_length(v)
     means = v[resample_indices(n, b, boot.resamples, boot.seed)].mean(axis=1)
     tail = expanded_tail(n, boot.confidence)
@@ -139,13 +150,10 @@ def paired(values: Mapping[int, float], reference: Mapping[int, float], boot: Bo
 
 def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
     """Mean over independent values (runs of a grid) with a Student-t interval (NaN below 2)."""
-    v = np.asarray([x for x in values if _finite(x)], np.float64)
-    n = len(v)
-    if n == 0:
-        return Interval(math.nan, math.nan, math.nan, 0, 0)
-    mean = float(v.mean())
+    v = _finite_values([float(x) for x in values if _finite(x)])  # table cells: None or text skipped
+    n, mean = len(v), _mean(v)
     if n < 2:
-        return Interval(mean, math.nan, math.nan, n, 1)
+        return _no_interval(v)
     from scipy.stats import t
 
     half = float(t.ppf(0.5 + confidence / 2, n - 1) * v.std(ddof=1) / math.sqrt(n))
