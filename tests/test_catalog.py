@@ -69,14 +69,18 @@ def test_catalog_file_license_and_test_config() -> None:
 
 def test_the_test_config_is_the_tiny_grid_with_still_images() -> None:
     """.test/config/config.yaml (the catalog's CI config) is schema-valid, reads only what the workflow
-    makes itself (results/demo/), is the tiny video grid plus still images and the layer figure."""
+    makes itself (results/demo/), is the tiny video grid plus a toy network's variant, still images
+    and the layer figure."""
     from snakemake.utils import validate
 
     test_cfg = yaml.safe_load((REPO / ".test" / "config" / "config.yaml").read_text())
     tiny = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
     validate(test_cfg, str(SCHEMA))
     validate(tiny, str(SCHEMA))  # both with the schema's defaults filled in
-    assert {k: v for k, v in test_cfg.items() if k != "images"} == {k: v for k, v in tiny.items() if k != "images"}
+    # the tiny grid plus a toy network and its feed-forward variant (the storage test trains it)
+    assert set(test_cfg["models"]) == {"tiny_net"} and test_cfg["variants"].pop("feedforward") == {"model": "tiny_net"}
+    extra = ("images", "models")
+    assert {k: v for k, v in test_cfg.items() if k not in extra} == {k: v for k, v in tiny.items() if k not in extra}
     images = test_cfg["images"]
     assert all(str(p).startswith("results/demo/") for p in images["photos"].values())
     assert images["sizes"] and max(images["sizes"]) <= 64 and images["layers"]["photo"] in images["photos"]
@@ -113,5 +117,6 @@ def test_test_config_dry_runs_video_and_still_image_stages(tmp_path: Path) -> No
     config = REPO / ".test" / "config" / "config.yaml"
     out = snakemake("-n", "--configfile", str(config), workdir=tmp_path).stdout
     # a fresh dry run cannot know the shots yet (consistency is a checkpoint): one assemble job per run
+    # (nor, so, the network's training, which only the feed-forward run's shot jobs ask for)
     counts = job_counts(out, {"assemble", "encode", "metrics", "stylize_image", "layer_figure", "contact_sheet"})
-    assert counts == {"assemble": 2, "encode": 2, "metrics": 2, "stylize_image": 1, "layer_figure": 1, "contact_sheet": 1}
+    assert counts == {"assemble": 3, "encode": 3, "metrics": 3, "stylize_image": 1, "layer_figure": 1, "contact_sheet": 1}

@@ -16,7 +16,7 @@ import pytest
 from workflow_helpers import REPO, job_resources, snakemake
 
 TEST_CONFIG = REPO / ".test" / "config" / "config.yaml"
-GPU_RULES = {"sequence", "stylize_image", "layer_figure"}
+GPU_RULES = {"sequence", "stylize_image", "layer_figure", "train_model"}
 
 
 def by_rule(output: str) -> dict[str, list[dict[str, str]]]:

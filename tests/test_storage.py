@@ -1,13 +1,15 @@
 """The workflow without a shared file system (issue 16 item 2), the way a cloud run sees it.
 
-The catalog's .test grid (the tiny video grid plus still images) runs from a clone of the
+The catalog's .test grid (the tiny video grid, a toy network trained by the workflow and its
+feed-forward run, still images) runs from a clone of the
 workflow's sources through the ``fs`` storage plugin
 (``--default-storage-provider fs --shared-fs-usage none``), every job on a stand-in node that
 shares nothing with the submitting host: the ``cluster-generic`` executor's submit command
 (tests/nodes/submit.py) starts each job in a fresh, empty folder; the job gets the workflow's
 sources from the storage (``--job-deploy-sources``) and every file it reads from the storage
-provider, so a file that a rule reads without declaring it is simply not there. Its ablation table
-must equal a plain local run's (all but the timing column): the session's run of the tiny grid.
+provider, so a file that a rule reads without declaring it is simply not there. Its ablation rows
+must equal a plain local run's (all but the timing columns and the group's marks): the session's
+run of the tiny grid.
 """
 
 from __future__ import annotations
@@ -50,8 +52,14 @@ def table(path: Path) -> list[dict[str, str]]:
         return [{k: v for k, v in row.items() if not k.startswith(tuple(TIMING))} for row in csv.DictReader(fh)]
 
 
-#: The catalog's .test grid: the tiny video grid (config/tiny.yaml) plus still images (stylize_image,
-#: contact_sheet, layer_figure); its extra target and a file that target must make.
+def per_run(row: dict[str, str]) -> dict[str, str]:
+    """A row's own values: without the marks, which depend on the other runs of its group."""
+    return {k: v for k, v in row.items() if not k.endswith("_mark")}
+
+
+#: The catalog's .test grid: the tiny video grid (config/tiny.yaml) plus a toy network (train_model)
+#: and its feedforward run, and still images (stylize_image, contact_sheet, layer_figure); its extra
+#: target and a file that target must make.
 GRID = (REPO / ".test/config/config.yaml", ["images"], "results/images/sheets/h32/i3/gatys.png")
 
 
@@ -95,5 +103,15 @@ def test_test_grid_through_storage_on_nodes_that_share_nothing(tmp_path: Path, t
 
     # the local reference: conftest's session-wide run of the tiny grid, which is this grid's video
     # part exactly (tests/test_catalog.py checks that), with --cores 2: the same threads
+    # (the grid's marks compare runs within a group, and this grid has one run more: the network's)
     remote_rows, local_rows = table(store / "results/ablation.csv"), table(tiny_run / "results/ablation.csv")
-    assert len(remote_rows) == 2 and remote_rows == local_rows
+    assert sorted(r["variant"] for r in remote_rows) == ["feedforward", "flowInit_temporalLoss", "noInit"]
+    assert len(local_rows) == 2
+    for local in local_rows:
+        remote = next(r for r in remote_rows if r["variant"] == local["variant"])
+        assert per_run(remote) == per_run(local), local["variant"]
+    # the network was trained on a node from the stored frames, and its run made frames from it
+    assert (store / "results/models/tiny_net/h40/model.pt").is_file()
+    ff = next(r for r in remote_rows if r["variant"] == "feedforward")
+    assert ff["plan"] and ff["plan"] not in {r["plan"] for r in local_rows}
+    assert sorted(p.name for p in (runs / "feedforward/shots").iterdir()) == ["000001-000004"]
