@@ -45,6 +45,7 @@ from styleflow.loss.functional import content_loss, gram, temporal_loss, total_v
 from styleflow.motion.warp import warp_tensor
 from styleflow.optim.stylize_image import environment
 from styleflow.optim.stylizer import Stylizer
+from styleflow.options.registry import temporal_on
 from styleflow.options.settings import settings_from
 from styleflow.options.variants import DEFAULT_TEMPORAL_WEIGHT
 
@@ -233,7 +234,7 @@ def train(
     # runs in bfloat16 only on CUDA: on the CPU its small-channel convolutions and instance norms
     # were slower in bfloat16 than in float32 (docs/feedforward.md).
     amp = stylizer.amp_dtype if dev.type == "cuda" else None
-    temporal = s.temporal_weight > 0
+    temporal = temporal_on(s.temporal_weight)
     from styleflow.progress import frame_bar
 
     bar = frame_bar(s.steps, f"train {out.stem}", progress, unit="step")

@@ -37,6 +37,13 @@ PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 #: γ used by the built-in temporal variants (pixels in [0, 1]; see presets.py for the scales).
 DEFAULT_TEMPORAL_WEIGHT = 1e4
 
+
+def temporal_on(weight: float) -> bool:
+    """Whether a temporal loss of weight ``weight`` (γ) is on: γ > 0. The one rule, used by video
+    runs (:attr:`styleflow.options.variants.VideoSettings.temporal`) and training (:mod:`styleflow.ff.train`)."""
+    return weight > 0
+
+
 # Value kinds: how a value is checked, shown in the schema and parsed on the command line.
 KINDS = ("float", "int", "bool", "str", "layers", "offsets")
 

@@ -49,8 +49,8 @@ from styleflow.motion.cuts import read_cuts
 from styleflow.motion.warp import warp
 from styleflow.optim.stylize_image import environment
 from styleflow.optim.stylizer import Stylizer, TemporalTerm
-from styleflow.options.settings import settings_from
-from styleflow.options.variants import DEFAULT_VARIANT, VideoSettings, resolve_variant
+from styleflow.options.run import run_settings
+from styleflow.options.variants import DEFAULT_VARIANT, VideoSettings
 from styleflow.progress import IterationBar, frame_bar
 from styleflow.video.network import network_shot
 from styleflow.video.shots import Shot, merge_records, plan_shots, write_rows
@@ -205,17 +205,15 @@ def stylize_shot(
     """
     t_start = time.perf_counter()
     out = Path(out_dir)
-    name, video, image_overrides = resolve_variant(variant)
-    opts = dict(options or {})
-    preset = str(opts.pop("preset", "gatys"))
-    settings = settings_from(preset, {**opts, **image_overrides, "seed": seed})
-    first_budget, later_budget, pass_budget = video.budgets(first_iterations, iterations, settings.iterations)
+    run = run_settings(variant, options, first_iterations=first_iterations, iterations=iterations, seed=seed)
+    name, video, preset, settings = run.variant, run.video, run.preset, run.settings
+    first_budget, later_budget, pass_budget = run.budgets
 
     data = _Clip(clip, _frame_count(clip, n_frames))
     if shot not in plan_shots(data.cuts, data.n):
         raise StyleflowError(f"shot {shot.name}: not a shot of {clip.masks} (cuts {data.cuts}, {data.n} frames); "
                              "plan the shots from the clip's cuts.json")
-    if video.init == video.first_init == "model" and first_budget == later_budget == 0 and video.passes == 1:
+    if run.network_only:
         return network_shot(clip, styles, out, shot, data.cuts, data.n, name, video, preset, settings, seed,
                             device, progress, t_start)
     stores = [FrameStore(out / f".pass{p}") for p in range(1, video.passes)] + [FrameStore(out)]
@@ -239,7 +237,7 @@ def stylize_shot(
             direction = 1 if p % 2 == 1 else -1
             order = shot.frames if direction == 1 else reversed(shot.frames)
             previous_pass = stores[p - 2] if p > 1 else None
-            temporal_on = video.temporal and (video.passes == 1 or p >= video.temporal_from_pass)
+            temporal_on = video.temporal_in_pass(p)
             for k in order:
                 if store.done(k):
                     continue
@@ -304,7 +302,7 @@ def _stylize_frame(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Initialise and optimise frame k of one pass; return the image and its record."""
     content = data.content(k)
-    neighbours = [k - direction * d for d in video.long_term]
+    neighbours = [k - direction * d for d in video.temporal_offsets]
     neighbours = [m for m in neighbours if data.same_shot(k, m)]
     nearest = k - direction
     has_nearest = data.same_shot(k, nearest)
