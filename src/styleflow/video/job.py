@@ -178,7 +178,7 @@ def stylize_video(
         else:
             record = stylize_clip(
                 clip, styles, run_dir, style_weights=style_weights, variant=variant, first_iterations=first_iterations,
-                iterations=iterations, options=pinned, device=device, seed=seed, progress=progress,
+                iterations=iterations, options=pinned, device=device, seed=seed, progress=progress, plan=key,
             )
         encoded = encode_video(run_dir, out, meta=clip.frames, audio=audio, progress=progress)
         removed = 0 if keep_flow else remove_flow_files(clip.flow)

@@ -12,8 +12,10 @@ Output folder::
     frame_000001.png ...      the stylised frames (final pass)
     frames.csv                one row per frame: losses, iterations, convergence, seconds
     run.json                  every setting, backbone and weights, totals; written last
-    .records/frame_*.json     per-frame records; a frame counts as finished only when its PNG
-                              and its record exist (both written atomically, record last)
+    .records/frame_*.json     per-frame records, with the run's plan hash; a frame counts as
+                              finished only when its PNG and its record exist (both written
+                              atomically, record last); a shot with a frame of another plan
+                              starts again
     .pass1/ ...               intermediate passes of the multi-pass algorithm
 
 Resume: a run stopped at frame k and started again continues at frame k. Every stylised frame
@@ -25,6 +27,7 @@ frames the current frame needs are held.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -126,6 +129,7 @@ def stylize_clip(
     seed: int = 0,
     max_frames: int | None = None,
     progress: bool = True,
+    plan: str | None = None,
 ) -> dict[str, Any]:
     """Stylise every frame of ``clip`` towards ``styles``; write frames, ``frames.csv``, ``run.json``.
 
@@ -144,6 +148,8 @@ def stylize_clip(
         device: ``auto``, ``cpu`` or ``cuda``.
         seed: seeds random initialisations (per frame: seed and frame number).
         max_frames: stylise only the first N frames.
+        plan: the hash of the run's plan, written into every frame's record; finished frames of
+            a shot made under another plan are not reused (the shot starts again).
     Returns:
         The run record (also written to ``out_dir/run.json``).
     """
@@ -156,6 +162,7 @@ def stylize_clip(
         record, shot_rows = stylize_shot(
             clip, styles, out, shot, style_weights=style_weights, variant=variant, first_iterations=first_iterations,
             iterations=iterations, options=options, device=device, seed=seed, n_frames=n, progress=progress,
+            plan=plan,
         )
         records.append(record)
         rows += shot_rows
@@ -190,6 +197,7 @@ def stylize_shot(
     seed: int = 0,
     n_frames: int | None = None,
     progress: bool = True,
+    plan: str | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Stylise the frames of one shot (every pass) into ``out_dir``; resumable at frame granularity.
 
@@ -213,10 +221,11 @@ def stylize_shot(
     if shot not in plan_shots(data.cuts, data.n):
         raise StyleflowError(f"shot {shot.name}: not a shot of {clip.masks} (cuts {data.cuts}, {data.n} frames); "
                              "plan the shots from the clip's cuts.json")
+    stores = [FrameStore(out / f".pass{p}", plan=plan) for p in range(1, video.passes)] + [FrameStore(out, plan=plan)]
+    _discard_foreign(stores, shot, plan)
     if run.network_only:
         return network_shot(clip, styles, out, shot, data.cuts, data.n, name, video, preset, settings, seed,
-                            device, progress, t_start)
-    stores = [FrameStore(out / f".pass{p}") for p in range(1, video.passes)] + [FrameStore(out)]
+                            device, progress, t_start, plan=plan)
     todo = [k for k in shot.frames if not all(store.done(k) for store in stores)]
     if video.needs_flow and todo:  # the flows of finished frames may be gone (styleflow video --drop-flow)
         data.check_flows(video.flow_offsets, both_directions=video.passes > 1, frames=todo)
@@ -281,6 +290,17 @@ def stylize_shot(
         "environment": environment(),
     }
     return record, rows
+
+
+def _discard_foreign(stores: list[FrameStore], shot: Shot, plan: str | None) -> None:
+    """Start ``shot`` again (every pass) when any of its finished frames was made under another
+    plan than ``plan``, saying so in one line on stderr: a resumed shot never mixes plans."""
+    foreign = sorted({k for store in stores for k in store.foreign(shot.frames)})
+    if foreign:
+        print(f"{stores[-1].folder}: {len(foreign)} frame(s) of shot {shot.name}, from frame {foreign[0]}, were made "
+              f"under another plan than {plan}; starting the shot again", file=sys.stderr)
+        for store in stores:
+            store.discard(shot.frames)
 
 
 def _stylize_frame(
