@@ -35,9 +35,10 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
+from styleflow import __version__
 from styleflow.errors import StyleflowError
 from styleflow.ff.data import TrainingData, expand_sources, file_digest
-from styleflow.ff.model import read_blob, save_model
+from styleflow.ff.model import FORMAT, FORMAT_VERSION, read_blob, save_model
 from styleflow.ff.net import ARCHITECTURE, NetConfig, TransformNet, parameter_count
 from styleflow.io.atomic import atomic_path, write_text
 from styleflow.io.images import read_image
@@ -49,6 +50,7 @@ from styleflow.optim.stylizer import Stylizer
 from styleflow.options.registry import temporal_on
 from styleflow.options.settings import settings_from
 from styleflow.options.variants import DEFAULT_TEMPORAL_WEIGHT
+from styleflow.progress import frame_bar
 
 #: Loss parts in the order the progress bar and the CSV show them.
 PARTS = ("total", "content", "style", "tv", "temporal", "stability")
@@ -139,7 +141,6 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
 
 
 def _signature(settings: TrainSettings, styles: list[dict], data: dict, backbone: dict) -> dict[str, Any]:
-    from styleflow import __version__
 
     return {"settings": settings.as_dict(), "styles": styles, "data": data, "backbone": backbone,
             "architecture": ARCHITECTURE, "styleflow": __version__}
@@ -234,7 +235,6 @@ def train(
     ss = stylizer.settings
     objective = Objective(ss.content_weight, ss.style_weight, tv_weight=s.tv_weight,
                           temporal_weight=s.temporal_weight, stability_weight=s.stability_weight)
-    from styleflow.progress import frame_bar
 
     bar = frame_bar(s.steps, f"train {out.stem}", progress, unit="step")
     bar.update(start)
@@ -300,9 +300,6 @@ def train(
 
 def _save_checkpoint(path: Path, net: TransformNet, opt: torch.optim.Optimizer, step: int, history: list[dict],
                      signature: dict, seconds: float) -> None:
-    from styleflow.ff.model import FORMAT, FORMAT_VERSION
-
-    import json
 
     signature = json.loads(json.dumps(signature, default=str))
     blob = {"format": FORMAT, "format_version": FORMAT_VERSION, "architecture": ARCHITECTURE,
@@ -321,7 +318,7 @@ def write_loss_curve(model_path: Path, history: list[dict]) -> tuple[Path, Path]
     w.writeheader()
     w.writerows(history)
     write_text(csv_path, buf.getvalue())
-    import matplotlib
+    import matplotlib  # here, not at the top: matplotlib takes ~1.7 s and only the loss curve needs it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

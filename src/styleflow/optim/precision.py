@@ -210,7 +210,7 @@ def _locked(path: Path) -> Iterator[None]:
         OSError: the lock file cannot be created (a read-only cache folder).
     """
     try:
-        import fcntl
+        import fcntl  # here: POSIX only (elsewhere: no lock)
     except ImportError:  # not POSIX: atomic writes only
         yield
         return

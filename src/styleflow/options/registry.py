@@ -20,9 +20,9 @@ Adding an option: append an :class:`Option` here, read ``settings.NAME`` where i
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, make_dataclass
 import copy
 import difflib
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from styleflow.errors import StyleflowError
@@ -333,7 +333,6 @@ _ANNOTATIONS: dict[str, Any] = {
 def settings_class(name: str, scope: str, base: type, doc: str, module: str) -> type:
     """A dataclass named ``name`` with one field per option of ``scope`` (registry order and
     defaults), deriving from ``base`` (which holds the methods and ``__post_init__``)."""
-    from dataclasses import field, make_dataclass
 
     fields = []
     for o in options(scope):
