@@ -36,6 +36,7 @@ from styleflow.optim import precision as _precision
 from styleflow.optim.descent import WARMUP_ITERATIONS, ProgressCallback, descend
 from styleflow.optim.precision import auto_precision, native_bfloat16, resolve_device  # noqa: F401 (public here too)
 from styleflow.optim.pyramid import MIN_LEVEL_SIDE, level_sizes, resize_mask
+from styleflow.options.registry import temporal_on
 from styleflow.options.settings import StyleSettings
 
 __all__ = ["MIN_LEVEL_SIDE", "WARMUP_ITERATIONS", "StyleResult", "Stylizer", "TemporalTerm", "level_sizes",
@@ -262,7 +263,7 @@ class Stylizer:
                     t.weight,
                 )
                 for t in temporal
-                if t.weight > 0
+                if temporal_on(t.weight)
             ]
             watch_level = None
             if watch is not None and final and float(watch.max()) > 0:
