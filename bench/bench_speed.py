@@ -205,12 +205,12 @@ def run_benchmark(cfg: BenchConfig) -> dict[str, Any]:
                               [read_image(style)], device=device)
         vgg_fast = dense_fast = None
         fast_timer.choose_precision()  # auto on a CPU: the machine's timed decision (the fast run's too)
-        if fast_timer.amp_dtype is not None:
+        if fast_timer.meter.amp_dtype is not None:
             vgg_fast = vgg_iteration_rate(fast_timer, content1, cfg.vgg_repeats)
-            if fast_timer.amp_dtype is None:  # turned off by the accuracy check at this size
+            if fast_timer.meter.amp_dtype is None:  # turned off by the accuracy check at this size
                 vgg_fast = None
             else:
-                dense_fast = dense_rate(device, cfg.matmul_size, dtype=fast_timer.amp_dtype)
+                dense_fast = dense_rate(device, cfg.matmul_size, dtype=fast_timer.meter.amp_dtype)
         result = {
             "machine": {
                 "cpu": cpu_model(), "cores": cores(), "torch": torch.__version__, "threads": threads,

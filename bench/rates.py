@@ -122,12 +122,12 @@ def vgg_iteration_rate(stylizer: Any, content: np.ndarray, repeats: int = 6) -> 
 
     once()  # warm-up (allocator, kernels)
     times = [once() for _ in range(repeats)]
-    flops = vgg_flops(stylizer.model, h, w)
+    flops = vgg_flops(stylizer.meter.model, h, w)
     med, best = statistics.median(times), min(times)
     return {
         "precision": stylizer.precision, "height": h, "width": w, "seconds_median": med, "seconds_best": best,
         "conv_gflop_per_iteration": flops["iteration_gflop"],
-        "gram_gflop_per_iteration": gram_flops(stylizer.model, list(stylizer.settings.style_layers), h, w),
+        "gram_gflop_per_iteration": gram_flops(stylizer.meter.model, list(stylizer.settings.style_layers), h, w),
         "gflops_median": flops["iteration_gflop"] / med, "gflops_best": flops["iteration_gflop"] / best,
         "layers": flops["layers"],
     }

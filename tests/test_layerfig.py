@@ -80,7 +80,7 @@ def test_the_objective_is_exactly_the_given_loss(inputs) -> None:
             # float32: the meter measures in float32 (the default preset's precision is auto)
             plain = settings_from("gatys", {"precision": "float32"})
             stylizer = Stylizer(single_layer_settings(kind, layer, base=plain), [style], device="cpu")
-            assert stylizer.model.names[-1] == layer  # the network stops at the layer
+            assert stylizer.meter.model.names[-1] == layer  # the network stops at the layer
             total = stylizer.stylize(content, init=noise, iterations=0).losses["total"]
             assert total == pytest.approx(weight * measured[f"{kind} {layer}"], rel=1e-4), (kind, layer)
 

@@ -70,10 +70,10 @@ def test_auto_picks_float32_where_bfloat16_times_slower(native_cpu, monkeypatch,
     timer = FakeTimer(float32=0.20, bfloat16=0.30)  # the Xeon host's way round
     monkeypatch.setattr(P, "time_backbone", timer)
     st = Stylizer(settings(iterations=2, precision="auto"), [make_style()], device="cpu")
-    assert st.precision_choice is None and st.amp_dtype is None  # waits for the first run; float32 meanwhile
+    assert st.precision_policy.choice is None and st.meter.amp_dtype is None  # waits for the first run; float32 meanwhile
     st.stylize(textured())
     assert timer.sizes == [P.TIMING_SIZE] == [(128, 192)]  # the fixed size, not the job's 48x64
-    assert st.precision == "float32" and st.amp_dtype is None and st.precision_note is None
+    assert st.precision == "float32" and st.meter.amp_dtype is None and st.precision_policy.note is None
     assert st.precision_record == {"asked": "auto", "chosen": "float32", "by": "timing",
                                    "seconds_per_pass": {"float32": 0.2, "bfloat16": 0.3}, "timed_at": [128, 192],
                                    "cache": str(decision_file)}
@@ -84,7 +84,7 @@ def test_auto_picks_bfloat16_where_it_times_faster(native_cpu, monkeypatch):
     monkeypatch.setattr(P, "time_backbone", timer)
     st = Stylizer(settings(iterations=2, precision="auto"), [make_style()], device="cpu")
     st.stylize(textured())
-    assert st.precision == "bfloat16" and st.amp_dtype == torch.bfloat16  # and it passed the accuracy check
+    assert st.precision == "bfloat16" and st.meter.amp_dtype == torch.bfloat16  # and it passed the accuracy check
     assert st.precision_record["chosen"] == "bfloat16" and st.precision_record["by"] == "timing"
 
 
@@ -188,7 +188,7 @@ def test_the_environment_forces_the_choice(native_cpu, monkeypatch, decision_fil
     monkeypatch.setenv(P.FORCE_ENV, "bfloat16")
     st = Stylizer(settings(iterations=1, precision="auto"), [make_style()], device="cpu")
     st.choose_precision()
-    assert st.amp_dtype == torch.bfloat16 and st.precision_record == {
+    assert st.meter.amp_dtype == torch.bfloat16 and st.precision_record == {
         "asked": "auto", "chosen": "bfloat16", "by": "STYLEFLOW_PRECISION_AUTO", "seconds_per_pass": None,
         "timed_at": None, "cache": None}
     monkeypatch.setenv(P.FORCE_ENV, "float32")
@@ -220,7 +220,7 @@ def test_explicit_precisions_are_not_timed(native_cpu, monkeypatch):
     monkeypatch.setattr(P, "time_backbone", timer)
     for asked, dtype in (("float32", None), ("bfloat16", torch.bfloat16)):
         st = Stylizer(settings(iterations=1, precision=asked), [make_style()], device="cpu")
-        assert st.amp_dtype == dtype and st.precision_record == {
+        assert st.meter.amp_dtype == dtype and st.precision_record == {
             "asked": asked, "chosen": asked, "by": "setting", "seconds_per_pass": None, "timed_at": None,
             "cache": None}
         st.stylize(textured())
@@ -234,7 +234,7 @@ def test_fallback_after_the_accuracy_check_is_not_undone(native_cpu, monkeypatch
     st = Stylizer(settings(iterations=2, precision="auto"), [make_style()], device="cpu")
     st.stylize(textured())
     assert st.precision_record["chosen"] == "bfloat16" and st.precision == "float32"
-    assert "using float32" in st.precision_note
+    assert "using float32" in st.precision_policy.note
     st.stylize(textured(96, 128))  # another size: no new timing, no bfloat16 again
     assert st.precision == "float32" and len(timer.sizes) == 1
     assert not [w for w in recwarn if "precision" in str(w.message)]  # auto falls back quietly
@@ -260,4 +260,4 @@ def test_time_backbone_times_both_and_restores_the_dtype():
     st = Stylizer(settings(weights="random", precision="float32"), [make_style()], device="cpu")
     seconds = P.time_backbone(st.meter, (32, 40), passes=1)
     assert set(seconds) == {"float32", "bfloat16"} and all(0 < v < 60 for v in seconds.values())
-    assert st.amp_dtype is None
+    assert st.meter.amp_dtype is None

@@ -189,6 +189,34 @@ def test_temporal_variants_reduce_the_warping_error(tmp_path, style_file):
     assert errors["flowInit_temporalLoss"] < errors["noFlowInit_noTemporalLoss"], errors
 
 
+@pytest.mark.slow
+def test_a_shot_with_frames_of_another_plan_starts_again(tmp_path, style_file, capfd):
+    """Issue 23 item 2: every frame record carries the run's plan hash; a resumed shot whose
+    records were made under another plan recomputes its frames (one line on stderr)."""
+    clip = make_clip(tmp_path, n=2)
+    kwargs = dict(variant="noInit", first_iterations=2, iterations=2, options=TINY, progress=False, plan="aaaa")
+    out = tmp_path / "out"
+    stylize_clip(clip, [style_file], out, **kwargs)
+    records = [out / ".records" / f"frame_{k:06d}.json" for k in (1, 2)]
+    assert [json.loads(r.read_text())["plan"] for r in records] == ["aaaa", "aaaa"]
+    made = read_image(out / "frame_000002.png")
+
+    stamps = {r: r.stat().st_mtime_ns for r in records}
+    stylize_clip(clip, [style_file], out, **kwargs)  # same plan: nothing is redone
+    assert {r: r.stat().st_mtime_ns for r in records} == stamps
+    assert "another plan" not in capfd.readouterr().err
+
+    foreign = json.loads(records[1].read_text()) | {"plan": "ffff"}  # frame 2 made under another plan
+    records[1].write_text(json.dumps(foreign))
+    write_image(out / "frame_000002.png", np.zeros_like(made))
+    stylize_clip(clip, [style_file], out, **kwargs)
+    err = capfd.readouterr().err
+    assert "1 frame(s) of shot 000001-000002, from frame 2, were made under another plan than aaaa; starting the shot again" in err
+    assert [json.loads(r.read_text())["plan"] for r in records] == ["aaaa", "aaaa"]
+    assert records[0].stat().st_mtime_ns != stamps[records[0]]  # the whole shot again
+    assert np.array_equal(read_image(out / "frame_000002.png"), made)  # recomputed, as before
+
+
 def test_resume_continues_and_matches_an_uninterrupted_run(tmp_path, style_file):
     n = 4
     clip = make_clip(tmp_path, n=n)

@@ -158,8 +158,8 @@ def test_coarse_to_fine_levels_and_cached_style_targets():
     result = st.stylize(make_content(64, 96))
     assert [(r["height"], r["width"], r["iterations"]) for r in result.levels] == [(32, 48, 1), (64, 96, 2)]
     assert result.iterations == 3 and result.image.shape == (64, 96, 3)
-    targets = st.style_targets((64, 96))
-    assert st.style_targets((64, 96)) is targets and st.meter.targets.sizes == {(32, 48), (64, 96)}
+    targets = st.meter.style_targets((64, 96))
+    assert st.meter.style_targets((64, 96)) is targets and st.meter.targets.sizes == {(32, 48), (64, 96)}
 
 
 @pytest.mark.parametrize("clamp", [True, False])
@@ -220,7 +220,7 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
     assert S.auto_precision(cpu) == "float32"
-    assert Stylizer(settings(precision="auto"), [make_style()], device="cpu").amp_dtype is None
+    assert Stylizer(settings(precision="auto"), [make_style()], device="cpu").meter.amp_dtype is None
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: True)
     assert S.auto_precision(cpu) == "bfloat16"  # the candidate; a timing decides (tests/test_precision.py)
@@ -229,9 +229,9 @@ def test_auto_precision_follows_the_hardware(monkeypatch):
     monkeypatch.setenv(S.CACHE_ENV, "off")
     S.forget_timings()
     st = Stylizer(settings(precision="auto"), [make_style()], device="cpu")
-    assert st.amp_dtype is None  # float32 until the first run's timing
+    assert st.meter.amp_dtype is None  # float32 until the first run's timing
     st.choose_precision()
-    assert st.amp_dtype == torch.bfloat16 and st.precision == "bfloat16"
+    assert st.meter.amp_dtype == torch.bfloat16 and st.precision == "bfloat16"
     S.forget_timings()
     assert S.auto_precision(torch.device("meta")) == "float32"
     # the default preset asks for auto; the report protocol is float32 whatever the hardware
@@ -280,7 +280,7 @@ def test_mixed_precision_falls_back_when_inaccurate(monkeypatch):
     st = Stylizer(settings(iterations=2, precision="bfloat16"), [make_style()], device="cpu")
     with pytest.warns(UserWarning, match="using float32"):
         st.stylize(make_content())
-    assert st.precision == "float32" and st.amp_dtype is None
+    assert st.precision == "float32" and st.meter.amp_dtype is None
     monkeypatch.setattr(S, "PRECISION_MIN_COSINE", 1.0)  # no low precision can pass this
     rng = np.random.default_rng(0)
     textured = np.clip(make_content() + rng.normal(0, 0.08, (32, 48, 3)), 0, 1).astype(np.float32)
@@ -303,6 +303,6 @@ def test_auto_precision_falls_back_quietly(monkeypatch, recwarn):
     st.choose_precision()
     assert st.precision == "bfloat16"
     st.stylize(make_content())
-    assert st.precision == "float32" and "using float32" in st.precision_note
+    assert st.precision == "float32" and "using float32" in st.precision_policy.note
     assert not [w for w in recwarn if "precision" in str(w.message)]
     S.forget_timings()

@@ -5,6 +5,7 @@ import types
 
 from styleflow.io.atomic import write_json
 from styleflow.io.records import content_hash, normalised
+from styleflow.options.run import run_settings
 
 
 @functools.lru_cache(maxsize=None)
@@ -31,6 +32,20 @@ def run_plan(wildcards):
     resolved settings), "code" (the sequence script's code hash)}; resolved once per run.
     """
     return _plan(*(str(getattr(wildcards, k)) for k in KEYS))
+
+
+@functools.lru_cache(maxsize=None)
+def _plan_settings(*key):
+    plan = _plan(*key)
+    s = plan["settings"]
+    return run_settings(plan["variant"], s["options"], first_iterations=plan["budget"]["first"],
+                        iterations=plan["budget"]["later"], seed=s["seed"])
+
+
+def plan_settings(wildcards):
+    """The run's styleflow.options.run.RunSettings, from its plan exactly as the shot job resolves
+    them (budgets, passes, temporal term): what the runtime estimate uses."""
+    return _plan_settings(*(str(getattr(wildcards, k)) for k in KEYS))
 
 
 def plan_hash(wildcards):

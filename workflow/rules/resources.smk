@@ -20,7 +20,6 @@ Locally, `runtime` is not enforced and `mem_mb` only limits when `--resources me
 import json
 import math
 
-from styleflow.options.variants import resolve_variant
 
 #: Height (px) at which the per-unit costs below are stated; frames are assumed 16:9.
 REF_HEIGHT = 350
@@ -114,20 +113,13 @@ def minutes(seconds, attempt):
     return max(MIN_MINUTES, math.ceil(SAFETY * seconds / 60) + OVERHEAD) * int(attempt)
 
 
-def stylize_minutes(height, frames, first, later, variant_name, attempt):
-    """Wall time of stylising `frames` frames `height` px high with `first`/`later` iterations
-    per frame under variant `variant_name` (multi-pass variants count every pass). Also the
-    building block for jobs that stylise part of a clip (a shot): pass its frame count.
+def stylize_minutes(height, frames, run, attempt):
+    """Wall time of stylising `frames` frames `height` px high under `run` (a
+    styleflow.options.run.RunSettings: its budgets and passes, the job's own). Also the building
+    block for jobs that stylise part of a clip (a shot): pass its frame count.
     """
-    _, video, _ = resolve_variant(variant_spec(variant_name))
-    # the variant's own budgets win (moreSteps: 500 for every frame; feedforward: 0)
-    first, later, per_pass = video.budgets(first, later, default=later)
-    frames = max(1, int(frames))
-    iterations = first + (frames - 1) * later
-    if video.passes > 1:  # later passes revisit every frame
-        iterations += (video.passes - 1) * frames * per_pass
     rate = ITERATION_SECONDS["gpu" if uses_gpu() else "cpu"]
-    return minutes(iterations * rate * pixel_scale(height), attempt)
+    return minutes(run.shot_iterations(frames) * rate * pixel_scale(height), attempt)
 
 
 def _flow_seconds(wildcards):
@@ -212,16 +204,7 @@ def job_minutes(kind):
     if kind == "sequence":
 
         def sequence_runtime(wildcards, attempt):
-            b = budget(wildcards)
-            frames = clip_frames(wildcards)
-            return stylize_minutes(
-                wildcards.res,
-                frames,
-                b["first"],
-                b["later"],
-                wildcards.variant,
-                attempt,
-            )
+            return stylize_minutes(wildcards.res, clip_frames(wildcards), plan_settings(wildcards), attempt)
 
         return sequence_runtime
     work = WORK[kind]

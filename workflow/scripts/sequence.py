@@ -69,6 +69,7 @@ record, rows = stylize_shot(
     device=settings["device"],
     seed=settings["seed"],
     progress=True,
+    plan=plan["plan"],  # in every frame's record; frames of another plan are not reused
 )
 record["plan"] = plan["plan"]
 print(record)

@@ -10,8 +10,9 @@ from typing import Any
 
 from styleflow.errors import StyleflowError
 from styleflow.io.flo import flow_format, write_flow
-from styleflow.io.images import read_image
+from styleflow.io.images import read_image, write_image
 from styleflow.motion.estimate import FLOW_METHODS, compute_flow
+from styleflow.viz.flowviz import flow_to_color
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -70,8 +71,6 @@ def run(args: argparse.Namespace) -> int:
     flow = compute_flow(a, b, args.method, **params)
     write_flow(out, flow)
     if args.viz:
-        from styleflow.io.images import write_image
-        from styleflow.viz.flowviz import flow_to_color
 
         write_image(args.viz, flow_to_color(flow).astype("float32") / 255.0)
     print(f"flow {a.shape[1]}x{a.shape[0]} ({args.method}) → {out}", file=sys.stderr)

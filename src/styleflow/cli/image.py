@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from styleflow.errors import StyleflowError
+from styleflow.ff.infer import stylize_file_with_model
 from styleflow.optim.stylize_image import check_output, stylize_file
 from styleflow.options.presets import DEFAULT_PRESET, PRESETS
 from styleflow.options.flags import add_flags, cli_number, flag_values
@@ -47,7 +48,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     check_output(args.output)
     if args.model:
-        from styleflow.ff.infer import stylize_file_with_model
 
         rec = stylize_file_with_model(args.content, args.output, args.model, size=args.size, styles=args.styles,
                                       device=args.device)

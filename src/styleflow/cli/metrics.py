@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 
 from styleflow.errors import StyleflowError
+from styleflow.eval.metrics import clean, long_term_column, metric_columns, read_clip, rows_to_csv, score_clip
 from styleflow.io.atomic import write_json, write_text
+from styleflow.io.images import read_image
 from styleflow.motion.estimate import FLOW_METHODS
 from styleflow.options.flags import cli_number
 
@@ -47,8 +49,6 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from styleflow.eval.metrics import clean, long_term_column, metric_columns, read_clip, rows_to_csv, score_clip
-    from styleflow.io.images import read_image
 
     if any(k < 2 for k in args.long_offsets):
         raise StyleflowError(f"--long-offsets {args.long_offsets}: expected frame distances of at least 2")

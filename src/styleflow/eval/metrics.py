@@ -23,6 +23,7 @@ VGG, which cannot be had offline here (docs/metrics.md).
 
 from __future__ import annotations
 
+import json
 import csv
 import io
 import math
@@ -33,6 +34,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from styleflow.errors import StyleflowError
+from styleflow.eval.ablation import run_summary
 from styleflow.eval.measuring import METRIC_LOSSES
 from styleflow.eval.clips import (
     VIDEO_SUFFIXES,
@@ -44,6 +46,7 @@ from styleflow.eval.clips import (
 )
 from styleflow.eval.drift import static_drift
 from styleflow.eval.warping import clip_flows, nanmean, warp_error_pair, warping_errors
+from styleflow.io.atomic import write_json, write_text
 from styleflow.io.images import read_image, resize
 from styleflow.loss.meter import LossMeter
 
@@ -287,10 +290,6 @@ def score_run(
     video codec adds. ``plan``: the hash of the run's plan, which ``run_json`` must record (else a
     one-line StyleflowError naming the run, before any scoring); the row records it.
     """
-    import json
-
-    from styleflow.eval.ablation import run_summary
-    from styleflow.io.atomic import write_json, write_text
 
     try:
         record = json.loads(Path(run_json).read_text(encoding="utf-8"))

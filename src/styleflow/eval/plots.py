@@ -14,18 +14,22 @@ Each takes ``runs``: a list of ``(summary, frames)`` with ``summary`` an ablatio
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from styleflow.eval.ablation import long_term_offsets, read_summaries
+from styleflow.eval.significance import frame_series
+from styleflow.eval.stats import Bootstrap, interval
 from styleflow.io.atomic import atomic_path
 
 Run = tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # here, not at the top: matplotlib takes ~1.7 s; the workflow imports this module
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -66,7 +70,7 @@ def _num(v: Any) -> float:
 def plot_warp_error(runs: Sequence[Run], out_base: str | os.PathLike[str]) -> list[Path]:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # with matplotlib, only when plotting (see _pyplot)
 
     for summary, frames in runs:
         xs = [int(r["frame"]) for r in frames if not math.isnan(_num(r.get("warp_error")))]
@@ -131,8 +135,6 @@ def _tradeoff_panel(ax, points: Sequence[tuple[str, tuple[float, float, float], 
 def run_interval(summary: Mapping[str, Any], frames: Sequence[Mapping[str, Any]], metric: str,
                  boot=None) -> tuple[float, float, float]:
     """``(lo, mean, hi)`` of a run's metric: the mean from its summary, the interval from its frames."""
-    from styleflow.eval.significance import frame_series
-    from styleflow.eval.stats import Bootstrap, interval
 
     mean = _num(summary.get(metric))
     series = frame_series(frames, metric)
@@ -143,7 +145,6 @@ def run_interval(summary: Mapping[str, Any], frames: Sequence[Mapping[str, Any]]
 
 
 def _long_offset(keys) -> int | None:
-    from styleflow.eval.ablation import long_term_offsets
 
     offsets = long_term_offsets(keys)
     return offsets[0] if offsets else None
@@ -220,9 +221,6 @@ def plot_group(runs: Sequence[Run], out_dir: str | os.PathLike[str], boot=None) 
 
 def read_runs(summaries: Sequence[str | os.PathLike[str]], frames: Sequence[str | os.PathLike[str]]) -> list[Run]:
     """``(summary, per-frame rows)`` of each run from its ``metrics.json`` and ``metrics.csv``."""
-    import csv
-
-    from styleflow.eval.ablation import read_summaries
 
     if len(summaries) != len(frames):
         raise ValueError("plots: one metrics.csv per metrics.json is needed")

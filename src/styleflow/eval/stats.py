@@ -131,7 +131,7 @@ def interval(values: Sequence[float] | np.ndarray, boot: Bootstrap = Bootstrap()
 
 def expanded_tail(n: int, confidence: float = CONFIDENCE) -> float:
     """The lower quantile level ``α'/2`` of the expanded percentile interval for ``n`` values."""
-    from scipy.stats import norm, t
+    from scipy.stats import norm, t  # here: scipy.stats takes ~3 s; most importers need no interval
 
     z = math.sqrt(n / (n - 1)) * float(t.ppf(0.5 + confidence / 2, n - 1))
     return float(norm.sf(z))
@@ -154,7 +154,7 @@ def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> In
     n, mean = len(v), _mean(v)
     if n < 2:
         return _no_interval(v)
-    from scipy.stats import t
+    from scipy.stats import t  # here: scipy.stats takes ~3 s; most importers need no interval
 
     half = float(t.ppf(0.5 + confidence / 2, n - 1) * v.std(ddof=1) / math.sqrt(n))
     return Interval(mean, mean - half, mean + half, n, 1)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -75,7 +76,6 @@ def read_summaries(paths: Iterable[str | os.PathLike[str]]) -> list[dict[str, An
 
 def read_frames(paths: Iterable[str | os.PathLike[str]]) -> list[list[dict[str, str]]]:
     """The per-frame rows of each run's ``metrics.csv``."""
-    import csv
 
     out = []
     for p in paths:

@@ -36,6 +36,7 @@ import numpy as np
 
 from styleflow.errors import StyleflowError
 from styleflow.motion.consistency import consistency_mask
+from styleflow.motion.estimate import compute_flow
 from styleflow.motion.warp import warp
 
 #: The warping error's masking protocols (module docstring); recorded per row as ``warp_protocol``.
@@ -114,7 +115,6 @@ def clip_flows(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Forward and backward flow of every pair of input frames ``offset`` apart, computed directly
     (not composed): ``[(f_{t→t+offset}, f_{t+offset→t})]`` for t = 1..n − offset."""
-    from styleflow.motion.estimate import compute_flow
 
     params = dict(params or {})
     return [

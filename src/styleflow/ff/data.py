@@ -34,10 +34,12 @@ import numpy as np
 import torch
 
 from styleflow.errors import StyleflowError
+from styleflow.io.atomic import write_json
 from styleflow.io.flo import read_flow
 from styleflow.io.frames import extract_frames
 from styleflow.io.images import read_image, resize
 from styleflow.io.layout import ClipPaths, list_frames
+from styleflow.io.video import probe_video
 from styleflow.motion.consistency import compute_masks, read_mask
 from styleflow.motion.cuts import read_cuts
 from styleflow.motion.flow import compute_flows
@@ -144,7 +146,6 @@ class TrainingData:
         wanted = {"source": str(video.resolve()), "digest": file_digest(video), "height": self.size,
                   "max_frames": max_frames}
         if not (stamp.is_file() and json.loads(stamp.read_text()) == wanted and clip.cuts.is_file()):
-            from styleflow.io.video import probe_video
 
             src_h = probe_video(video).get("height")
             if src_h is not None and int(src_h) < self.size:
@@ -153,7 +154,6 @@ class TrainingData:
             extract_frames(video, clip.frames, self.size, max_frames=max_frames, progress=progress)
             compute_flows(clip.frames, clip.flow, offsets=(1,), progress=progress)
             compute_masks(clip.flow, clip.masks, offsets=(1,), frames_dir=clip.frames, progress=progress)
-            from styleflow.io.atomic import write_json
 
             write_json(stamp, wanted)
         self._add_pairs(clip, video, None)

@@ -16,10 +16,12 @@ import numpy as np
 import torch
 
 from styleflow.errors import StyleflowError
+from styleflow.ff.data import file_digest
 from styleflow.ff.model import Model, load_model
+from styleflow.ff.tiles import apply_tiled, frames_per_pass
 from styleflow.io.atomic import write_json
-from styleflow.io.images import read_image
-from styleflow.optim.stylize_image import environment
+from styleflow.io.images import check_size, read_image, resize_to_height, write_image
+from styleflow.optim.stylize_image import check_output, environment
 from styleflow.optim.stylizer import auto_precision, resolve_device
 
 #: Frames per forward pass (CPU); CUDA takes larger batches.
@@ -28,7 +30,6 @@ DEFAULT_BATCH = 4
 
 def check_styles(model: Model, styles: Sequence[str | os.PathLike[str]]) -> None:
     """Refuse ``styles`` unless they are the style images the model was trained on (same content)."""
-    from styleflow.ff.data import file_digest
 
     trained = model.record.get("styles", [])
     given = [Path(s) for s in styles]
@@ -58,7 +59,6 @@ def run_batch(model: Model, images: Sequence[np.ndarray], device: torch.device) 
     budget allows; frames whose whole-frame activations alone would exceed it go one by one through
     overlapping tiles that share one set of normalisation statistics (:mod:`styleflow.ff.tiles`:
     no seams)."""
-    from styleflow.ff.tiles import apply_tiled, frames_per_pass
 
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous().to(device)
     dtype = inference_dtype(device)
@@ -90,8 +90,6 @@ def stylize_file_with_model(
 
     ``size``: output height (None: the content's own); ``styles``, when given, must be the model's.
     """
-    from styleflow.io.images import check_size, resize_to_height, write_image
-    from styleflow.optim.stylize_image import check_output
 
     out_path = check_output(out)
     dev = resolve_device(device)

@@ -1,10 +1,10 @@
 """Training a feed-forward network for one style (or a blend): ``styleflow train``.
 
 The losses are the optimisation's, computed by the same backbone, layers, feature scale, Gram
-targets (blends, ``style_scale``) and precision policy: a :class:`~styleflow.optim.stylizer.Stylizer`
-built from the preset provides :meth:`~styleflow.optim.stylizer.Stylizer.features` and
-:meth:`~styleflow.optim.stylizer.Stylizer.style_targets`, and :mod:`styleflow.loss.functional`
-the terms. For each training sample (see :mod:`styleflow.ff.data`), with ``N`` the network::
+targets (blends, ``style_scale``) and precision policy: the
+:class:`~styleflow.loss.meter.LossMeter` of a :class:`~styleflow.optim.stylizer.Stylizer` built from
+the preset measures content and style, :mod:`styleflow.loss.functional` the other terms, and
+:class:`~styleflow.loss.objective.Objective` (the optimisation's) weights and sums them. For each training sample (see :mod:`styleflow.ff.data`), with ``N`` the network::
 
     content   = Σ_l w_l · mse(φ_l(N(cur)), φ_l(cur))                       (× the feature scale²)
     style     = Σ_l w_l · mse(G_l(N(cur)), G_l(style))
@@ -35,18 +35,22 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
+from styleflow import __version__
 from styleflow.errors import StyleflowError
 from styleflow.ff.data import TrainingData, expand_sources, file_digest
-from styleflow.ff.model import read_blob, save_model
+from styleflow.ff.model import FORMAT, FORMAT_VERSION, read_blob, save_model
 from styleflow.ff.net import ARCHITECTURE, NetConfig, TransformNet, parameter_count
 from styleflow.io.atomic import atomic_path, write_text
 from styleflow.io.images import read_image
-from styleflow.loss.functional import content_loss, gram, temporal_loss, total_variation
+from styleflow.loss.functional import temporal_loss, total_variation
+from styleflow.loss.objective import Objective
 from styleflow.motion.warp import warp_tensor
 from styleflow.optim.stylize_image import environment
 from styleflow.optim.stylizer import Stylizer
+from styleflow.options.registry import temporal_on
 from styleflow.options.settings import settings_from
 from styleflow.options.variants import DEFAULT_TEMPORAL_WEIGHT
+from styleflow.progress import frame_bar
 
 #: Loss parts in the order the progress bar and the CSV show them.
 PARTS = ("total", "content", "style", "tv", "temporal", "stability")
@@ -115,26 +119,21 @@ def _style_settings(s: TrainSettings):
 
 
 class PerceptualLoss:
-    """The training objective for batches of one size (see the module docstring)."""
+    """Content and style losses of batches of one size, measured as the optimisation measures them:
+    the stylizer's :class:`~styleflow.loss.meter.LossMeter` (backbone, layers, feature scale, Gram
+    targets with their blends and ``style_scale``, precision)."""
 
     def __init__(self, stylizer: Stylizer, size: int):
-        self.stylizer = stylizer
-        self.settings = stylizer.settings
-        self.s2 = float(stylizer.model.scale) ** 2
-        self.grams = stylizer.style_targets((size, size))
+        self.meter = stylizer.meter
+        self.grams = self.meter.style_targets((size, size))
 
     def content_style(self, out: torch.Tensor, content: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Unweighted content and style losses of ``out`` (B, 3, H, W) against ``content``."""
-        s = self.settings
-        feats = self.stylizer.features(out)
+        feats = self.meter.features(out)
         with torch.no_grad():
-            targets = self.stylizer.features(content)
-        c = sum(w * content_loss(feats[n], targets[n]) for n, w in s.content_layers.items()) * self.s2
-        st = sum(
-            w * F.mse_loss(self.s2 * gram(feats[n]), self.grams[n].expand(out.shape[0], -1, -1))
-            for n, w in s.style_layers.items()
-        )
-        return c, st  # type: ignore[return-value]
+            targets = self.meter.features(content)
+        grams = {n: g.expand(out.shape[0], -1, -1) for n, g in self.grams.items()}
+        return self.meter.content_loss(feats, targets), self.meter.style_loss(feats, grams)
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None):
@@ -142,7 +141,6 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
 
 
 def _signature(settings: TrainSettings, styles: list[dict], data: dict, backbone: dict) -> dict[str, Any]:
-    from styleflow import __version__
 
     return {"settings": settings.as_dict(), "styles": styles, "data": data, "backbone": backbone,
             "architecture": ARCHITECTURE, "styleflow": __version__}
@@ -232,9 +230,11 @@ def train(
     # The backbone runs in the stylizer's precision (bfloat16 where native). The network itself
     # runs in bfloat16 only on CUDA: on the CPU its small-channel convolutions and instance norms
     # were slower in bfloat16 than in float32 (docs/feedforward.md).
-    amp = stylizer.amp_dtype if dev.type == "cuda" else None
-    temporal = s.temporal_weight > 0
-    from styleflow.progress import frame_bar
+    amp = stylizer.meter.amp_dtype if dev.type == "cuda" else None
+    temporal = temporal_on(s.temporal_weight)
+    ss = stylizer.settings
+    objective = Objective(ss.content_weight, ss.style_weight, tv_weight=s.tv_weight,
+                          temporal_weight=s.temporal_weight, stability_weight=s.stability_weight)
 
     bar = frame_bar(s.steps, f"train {out.stem}", progress, unit="step")
     bar.update(start)
@@ -259,9 +259,7 @@ def train(
                 parts["stability"] = F.mse_loss(noisy, out_cur)
             else:
                 parts["stability"] = torch.zeros((), device=dev)
-            ss = stylizer.settings
-            total = (ss.content_weight * parts["content"] + ss.style_weight * parts["style"] + s.tv_weight * parts["tv"]
-                     + s.temporal_weight * parts["temporal"] + s.stability_weight * parts["stability"])
+            total = objective.total(parts)
             if not torch.isfinite(total):
                 raise StyleflowError(f"training diverged at step {step + 1} (loss {float(total)}); "
                                      f"lower --lr (now {s.lr}) or the loss weights")
@@ -302,9 +300,6 @@ def train(
 
 def _save_checkpoint(path: Path, net: TransformNet, opt: torch.optim.Optimizer, step: int, history: list[dict],
                      signature: dict, seconds: float) -> None:
-    from styleflow.ff.model import FORMAT, FORMAT_VERSION
-
-    import json
 
     signature = json.loads(json.dumps(signature, default=str))
     blob = {"format": FORMAT, "format_version": FORMAT_VERSION, "architecture": ARCHITECTURE,
@@ -323,7 +318,7 @@ def write_loss_curve(model_path: Path, history: list[dict]) -> tuple[Path, Path]
     w.writeheader()
     w.writerows(history)
     write_text(csv_path, buf.getvalue())
-    import matplotlib
+    import matplotlib  # here, not at the top: matplotlib takes ~1.7 s and only the loss curve needs it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

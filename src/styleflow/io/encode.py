@@ -37,6 +37,7 @@ import numpy as np
 
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import atomic_path
+from styleflow.io.frames import META_NAME, read_meta
 from styleflow.io.layout import frame_name, list_frames
 from styleflow.io.soundtrack import Soundtrack, Timing, clip_soundtrack, clip_timing
 from styleflow.io.video import ffmpeg_exe
@@ -93,7 +94,6 @@ def _read_meta(meta: MetaArg) -> tuple[Mapping[str, Any], str]:
     """``meta`` itself, or the ``meta.json`` of a frames folder / the file given; with a name for errors."""
     if isinstance(meta, Mapping):
         return meta, "meta.json"
-    from styleflow.io.frames import META_NAME, read_meta
 
     path = Path(meta)
     folder = path.parent if path.name == META_NAME and path.is_file() else path

@@ -32,7 +32,7 @@ from styleflow.errors import StyleflowError
 def ffmpeg_exe() -> str:
     """Path of the FFmpeg binary (from ``imageio-ffmpeg``)."""
     try:
-        import imageio_ffmpeg
+        import imageio_ffmpeg  # here: a missing package becomes the one-line error below
     except ImportError:  # pragma: no cover - a dependency
         raise StyleflowError("encoding needs the imageio-ffmpeg package; pip install imageio-ffmpeg") from None
     try:

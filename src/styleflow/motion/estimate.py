@@ -319,7 +319,7 @@ _RAFT_CACHE: dict[tuple[str, str, str], Any] = {}
 
 def raft_weights_path(model: str = "large") -> Path:
     """Where torchvision keeps RAFT ``model``'s default weights (``TORCH_HOME``/hub/checkpoints)."""
-    import torch.hub
+    import torch.hub  # here: torch/torchvision take ~5-10 s; only RAFT needs them (DIS flow jobs start without)
     from torchvision.models import optical_flow
 
     weights = getattr(optical_flow, RAFT_MODELS[model][1]).DEFAULT
@@ -337,7 +337,7 @@ def _raft(a: np.ndarray, b: np.ndarray, params: dict[str, Any]) -> np.ndarray:
             f"raft: weights not found at {path}; copy torchvision's {os.path.basename(raft_weights_path(model_name))} "
             f"there (or pass weights=PATH) — styleflow never downloads them; or use --method dis"
         )
-    import torch
+    import torch  # here: torch/torchvision take ~5-10 s; only RAFT needs them (DIS flow jobs start without)
     import torch.nn.functional as F
     from torchvision.models import optical_flow
 

@@ -6,6 +6,7 @@ backward flow (t+1 → t) on frame t+1's grid: ``out(x) = image(x + flow(x))``.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from styleflow.errors import StyleflowError
@@ -95,7 +96,6 @@ def bicubic(image: np.ndarray, mx: np.ndarray, my: np.ndarray) -> np.ndarray:
     """Sample ``image`` ((H, W) or (H, W, C) float32) at ``(mx, my)`` with OpenCV's bicubic
     ``remap``; the border replicated, the result clipped to the image's own value range (cubic
     weights overshoot at edges). NaN coordinates sample pixel (0, 0)."""
-    import cv2
 
     mx = np.nan_to_num(mx, nan=0.0).astype(np.float32, copy=False)
     my = np.nan_to_num(my, nan=0.0).astype(np.float32, copy=False)
@@ -115,7 +115,7 @@ def warp_tensor(images, flow):
         ``(B, C, H, W)``: ``out(x) = images(x + flow(x))``, the border clamped outside the image
         (as :func:`bilinear`); gradients reach ``images`` (training losses through the warp).
     """
-    import torch
+    import torch  # here: torch takes ~5 s and the workflow imports this module when it parses
     import torch.nn.functional as F
 
     b, _, h, w = images.shape

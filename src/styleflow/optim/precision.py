@@ -18,14 +18,11 @@ for good.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import os
-import platform
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +33,9 @@ import torch.nn.functional as F
 
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json
+from styleflow.optim.decision_file import CACHE_ENV, cache_file, cpu_model  # noqa: F401 (CACHE_ENV, cpu_model: public here too)
+from styleflow.optim.decision_file import locked as _locked
+from styleflow.optim.decision_file import read_decisions as _read_decisions
 
 if TYPE_CHECKING:
     from styleflow.loss.meter import LossMeter
@@ -102,12 +102,6 @@ TIMING_PASSES = 3
 #: chooses on a CPU with native bfloat16 (tests set it so results cannot depend on a timing race).
 FORCE_ENV = "STYLEFLOW_PRECISION_AUTO"
 
-#: Environment variable: the path of the decision file instead of
-#: ``$XDG_CACHE_HOME/styleflow/precision-auto.json`` (``~/.cache`` without XDG_CACHE_HOME), or
-#: ``off`` to neither read nor write one (each process then times for itself).
-CACHE_ENV = "STYLEFLOW_PRECISION_CACHE"
-
-
 @dataclass(frozen=True)
 class PrecisionChoice:
     """What a ``precision`` setting resolved to on a device, and how.
@@ -170,66 +164,12 @@ def forced_choice() -> PrecisionChoice | None:
     return PrecisionChoice("auto", value, FORCE_ENV)
 
 
-def cache_file() -> Path | None:
-    """The decision file shared by this machine's processes (:data:`CACHE_ENV`; None: ``off``)."""
-    value = os.environ.get(CACHE_ENV, "").strip()
-    if value.lower() in ("off", "none", "0", "false", "no"):
-        return None
-    if value:
-        return Path(value).expanduser()
-    try:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    except RuntimeError:  # no home folder to be found: no file
-        return None
-    return base / "styleflow" / "precision-auto.json"
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``; else :func:`platform.processor` or the machine)."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name") and ":" in line:
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
 def machine_key(device: torch.device) -> str:
     """What a stored decision is valid for: the CPU model, its bfloat16 flags (a VM may report a
     generic model name), the torch version (its oneDNN kernels) and the device type."""
     flags = [flag for flag, probe in (("avx512_bf16", "_is_avx512_bf16_supported"), ("amx", "_is_amx_tile_supported"))
              if bool(getattr(torch.cpu, probe, lambda: False)())]
     return f"{cpu_model()} [{' '.join(flags) or 'no bfloat16 flags'}] torch {torch.__version__} {device.type}"
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` + ``.lock`` (so that of two processes deciding at once
-    the second waits and reads the first's decision); no lock where ``fcntl`` is missing.
-
-    Raises:
-        OSError: the lock file cannot be created (a read-only cache folder).
-    """
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: atomic writes only
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _read_decisions(path: Path) -> dict[str, Any]:
-    """The decision file's entries (machine key → entry); empty if absent or unreadable."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return dict(data["decisions"]) if isinstance(data, dict) and isinstance(data.get("decisions"), dict) else {}
-    except (OSError, ValueError):  # absent, or half-written by a pre-atomic tool: time afresh
-        return {}
 
 
 def _stored_choice(entry: Any, path: Path) -> PrecisionChoice | None:

@@ -16,7 +16,7 @@ import torch
 from styleflow import __version__
 from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json
-from styleflow.io.images import check_size, read_image, resize_to_height, write_image
+from styleflow.io.images import check_size, read_image, resize, resize_to_height, write_image
 from styleflow.optim.stylizer import Stylizer
 from styleflow.options.settings import StyleSettings
 from styleflow.progress import IterationBar
@@ -64,7 +64,6 @@ def stylize_file(
     if init_image is not None:
         init = resize_to_height(read_image(init_image), size)
         if init.shape != content_img.shape:
-            from styleflow.io.images import resize
 
             init = resize(init, content_img.shape[:2])
         settings = settings.replace(init="image")

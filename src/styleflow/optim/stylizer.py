@@ -5,10 +5,11 @@ image and whose Gram matrices match one or more style images.
 (many frames of one size) computes them once; its content and style terms are the project's one
 :class:`~styleflow.loss.meter.LossMeter` (:attr:`Stylizer.meter`, which also holds the style
 targets). Precision and device policy live in :mod:`~styleflow.optim.precision`, the pyramid in
-:mod:`~styleflow.optim.pyramid`, the [0, 1] projection in :mod:`~styleflow.optim.projection`.
-:meth:`Stylizer.stylize` optimises one image:
-optionally coarse-to-fine, with L-BFGS or Adam, an iteration budget, stopping on convergence, a
-divergence guard, and optional temporal terms (Ruder et al.) supplied by the video code.
+:mod:`~styleflow.optim.pyramid`, the [0, 1] projection in :mod:`~styleflow.optim.projection`, the
+weighted sum of the terms in :mod:`~styleflow.loss.objective`, one level's L-BFGS/Adam loop with its
+stopping rules and divergence restores in :mod:`~styleflow.optim.descent`.
+:meth:`Stylizer.stylize` optimises one image: optionally coarse-to-fine, with an iteration budget,
+and optional temporal terms (Ruder et al.) supplied by the video code.
 
 Shapes and units: images are NumPy ``(H, W, 3)`` float32 RGB in [0, 1]; tensors are
 ``(1, 3, H, W)`` on the stylizer's device; masks are ``(H, W)`` float32 in [0, 1].
@@ -16,10 +17,9 @@ Shapes and units: images are NumPy ``(H, W, 3)`` float32 RGB in [0, 1]; tensors 
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -31,24 +31,16 @@ from styleflow.errors import StyleflowError
 from styleflow.io.images import resize
 from styleflow.loss.functional import temporal_loss, total_variation
 from styleflow.loss.meter import LossMeter
+from styleflow.loss.objective import Objective
 from styleflow.optim import precision as _precision
-from styleflow.optim.lbfgs_history import history_size
+from styleflow.optim.descent import WARMUP_ITERATIONS, ProgressCallback, descend
 from styleflow.optim.precision import auto_precision, native_bfloat16, resolve_device  # noqa: F401 (public here too)
-from styleflow.optim.projection import drop_blocked_gradient, project
-from styleflow.optim.warmstart import seed_lbfgs, stalled
 from styleflow.optim.pyramid import MIN_LEVEL_SIDE, level_sizes, resize_mask
+from styleflow.options.registry import temporal_on
 from styleflow.options.settings import StyleSettings
 
-#: Iterations after an optimiser (re)start before a loss blow-up counts as divergence, and before
-#: the convergence test (``tol``) applies: L-BFGS without line search takes a tiny first step,
-#: can overshoot by many orders of magnitude in the next ones, and then recovers.
-WARMUP_ITERATIONS = 10
-
-#: Optimiser restarts after a divergence before the level gives up.
-MAX_RESTORES = 5
-
 __all__ = ["MIN_LEVEL_SIDE", "WARMUP_ITERATIONS", "StyleResult", "Stylizer", "TemporalTerm", "level_sizes",
-           "resolve_device", "to_numpy", "to_tensor"]
+           "resolve_device", "to_numpy", "to_tensor"]  # WARMUP_ITERATIONS: styleflow.optim.descent's
 
 
 @dataclass
@@ -75,26 +67,6 @@ class StyleResult:
     restores: int
     seconds: float
     levels: list[dict[str, float | int | bool]] = field(default_factory=list)
-
-
-ProgressCallback = Callable[[dict], None]
-
-
-class _HostLosses(Mapping[str, float]):
-    """Loss parts held as device scalars, converted to floats only when read (a progress bar that
-    is switched off never forces a device→host copy)."""
-
-    def __init__(self, parts: Mapping[str, torch.Tensor]):
-        self._parts = parts
-
-    def __getitem__(self, key: str) -> float:
-        return float(self._parts[key])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._parts)
-
-    def __len__(self) -> int:
-        return len(self._parts)
 
 
 class Stylizer:
@@ -125,8 +97,6 @@ class Stylizer:
             weights=settings.weights, backbone=settings.backbone, pooling=settings.pooling, device=self.device,
             style_height=self._style_height, prepare_style=self._prepare_style,
         )
-        self.model = self.meter.model
-        self.styles = self.meter.styles
         self.style_weights = self.meter.style_weights
         #: the backbone's precision: choice, accuracy check, fallback (sets ``meter.amp_dtype``)
         self.precision_policy = _precision.BackbonePrecision(settings.precision, self.device, self.meter)
@@ -134,33 +104,15 @@ class Stylizer:
         self._curvature: dict[tuple[int, int], dict[str, object]] = {}
 
     @property
-    def amp_dtype(self) -> torch.dtype | None:
-        """Autocast dtype of the backbone's forward (None: float32); see :meth:`_check_precision`."""
-        return self.meter.amp_dtype
-
-    @amp_dtype.setter
-    def amp_dtype(self, dtype: torch.dtype | None) -> None:
-        self.meter.amp_dtype = dtype
-
-    @property
     def precision(self) -> str:
         """The precision the backbone actually runs in (``float32`` after a failed check)."""
-        return _precision.precision_name(self.amp_dtype)
-
-    @property
-    def precision_choice(self) -> _precision.PrecisionChoice | None:
-        """What the ``precision`` setting resolved to (None: ``auto`` waits for a size to time at)."""
-        return self.precision_policy.choice
-
-    @property
-    def precision_note(self) -> str | None:
-        """Why mixed precision was turned off (None: it was not)."""
-        return self.precision_policy.note
+        return _precision.precision_name(self.meter.amp_dtype)
 
     @property
     def precision_record(self) -> dict[str, object] | None:
         """:attr:`precision_choice` as the image and clip records hold it (``precision_choice``)."""
-        return self.precision_choice.as_record() if self.precision_choice else None
+        choice = self.precision_policy.choice  # what the ``precision`` setting resolved to
+        return choice.as_record() if choice else None
 
     def choose_precision(self) -> None:
         """Resolve ``precision: auto`` where that takes a timing (a CPU with native bfloat16; one
@@ -183,17 +135,6 @@ class Stylizer:
             return colors.match_luminance(img, self._luminance_reference)
         return img
 
-    def style_targets(self, size: tuple[int, int]) -> dict[str, torch.Tensor]:
-        """Blended Gram targets for a content image of ``size`` (H, W); computed once per size."""
-        return self.meter.style_targets(size)
-
-    def content_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.meter.content_targets(content)
-
-    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Backbone activations of ``x`` (1, 3, H, W) as the losses see them (:meth:`LossMeter.features`)."""
-        return self.meter.features(x)
-
     def objective(self, image: np.ndarray, content: np.ndarray) -> dict[str, float]:
         """Unweighted content and style losses of ``image`` against ``content`` and the styles,
         and ``objective = content_weight · content + style_weight · style`` (no TV, no temporal
@@ -215,8 +156,8 @@ class Stylizer:
         """
         self.choose_precision()
         c = to_tensor(content, self.device)
-        targets = self.content_targets(c)
-        grams = self.style_targets(tuple(content.shape[:2]))  # type: ignore[arg-type]
+        targets = self.meter.content_targets(c)
+        grams = self.meter.style_targets(tuple(content.shape[:2]))  # type: ignore[arg-type]
         self._check_precision(c.detach().clone().requires_grad_(True), targets, grams, [])
         return lambda x: self._losses(x, targets, grams, [])[0]
 
@@ -299,7 +240,7 @@ class Stylizer:
             else:
                 init = content
         if s.recolor_start and not warm and not s.preserve_colors:
-            init = colors.transfer_colors(init, self.styles, self.style_weights)
+            init = colors.transfer_colors(init, self.meter.styles, self.style_weights)
         if init.shape != content.shape:
             raise StyleflowError(f"the initial image is {init.shape[1]}x{init.shape[0]}, the content {content.shape[1]}x{content.shape[0]}")
 
@@ -322,7 +263,7 @@ class Stylizer:
                     t.weight,
                 )
                 for t in temporal
-                if t.weight > 0
+                if temporal_on(t.weight)
             ]
             watch_level = None
             if watch is not None and final and float(watch.max()) > 0:
@@ -352,40 +293,33 @@ class Stylizer:
         style_floor: tuple[float, float] | None = None,
         watch: dict[str, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The loss parts of ``x`` (1, 3, H, W) and their total (:class:`~styleflow.loss.objective.Objective`):
+        content and style; the style floor's hinge ``max(0, style − target)`` (a stronger style pull
+        only above the floor); TV when its weight is > 0; the temporal terms, each weighted by its
+        γ; ``watched_content`` (monitored only: no gradient flows into the total from it)."""
         s = self.settings
-        feats = self.features(x)
+        feats = self.meter.features(x)
         c, st = self.meter.content_loss(feats, content_targets), self.meter.style_loss(feats, grams)
         parts: dict[str, torch.Tensor] = {"content": c, "style": st}  # type: ignore[dict-item]
-        if watch is not None:  # monitored only (no gradient flows into the objective from it)
+        if watch is not None:
             with torch.no_grad():
                 parts["watched_content"] = self.meter.masked_content_loss(
                     {n: feats[n].detach() for n in watch}, content_targets, watch)
-        total = s.content_weight * c + s.style_weight * st
-        if style_floor is not None:  # hinge: a stronger style pull only above the floor
-            target, weight = style_floor
+        floor_weight = 0.0
+        if style_floor is not None:
+            target, floor_weight = style_floor
             parts["style_floor"] = torch.relu(st - target)
-            total = total + weight * s.style_weight * parts["style_floor"]
         if s.tv_weight > 0:
             parts["tv"] = total_variation(x)
-            total = total + s.tv_weight * parts["tv"]
         if terms:
             t_sum = None
             for warped, mask, weight in terms:
                 term = weight * temporal_loss(x, warped, mask)
                 t_sum = term if t_sum is None else t_sum + term
             parts["temporal"] = t_sum  # type: ignore[assignment]
-            total = total + t_sum
-        parts["total"] = total
+        objective = Objective(s.content_weight, s.style_weight, tv_weight=s.tv_weight, style_floor_weight=floor_weight)
+        parts["total"] = total = objective.total(parts)
         return total, parts
-
-    def _new_optimizer(self, x: torch.Tensor) -> torch.optim.Optimizer:
-        s = self.settings
-        if s.optimizer == "lbfgs":
-            return torch.optim.LBFGS(
-                [x], lr=s.lr or 1.0, max_iter=1, history_size=history_size(x.numel()),  # trimmed at large sizes
-                tolerance_grad=0.0, tolerance_change=0.0,
-            )
-        return torch.optim.Adam([x], lr=s.lr or 0.02)
 
     def _optimise(
         self,
@@ -401,101 +335,18 @@ class Stylizer:
         watch: torch.Tensor | None = None,
         carry: bool = False,
     ) -> tuple[torch.Tensor, dict[str, object]]:
-        """Run one pyramid level; return the best iterate and a record.
-
-        Device traffic: per evaluation the loss value comes to the host once (L-BFGS reads it
-        anyway, and the divergence guard and the convergence test need it); the best iterate and
-        its loss parts stay on the device (copied in place) and become floats once, at the end —
-        or when a ``callback`` reads them (its ``losses`` mapping converts on access).
-        """
-        s = self.settings
-        tol, window = s.stop_rule(warm)
-        content_targets = self.content_targets(content)
-        grams = self.style_targets(tuple(content.shape[-2:]))  # type: ignore[arg-type]
-        x = start.detach().contiguous().clone().requires_grad_(True)  # L-BFGS needs a flat view
-        self._check_precision(x, content_targets, grams, terms)
-        watched = None  # the watch mask on each content layer's grid (area average)
+        """Run one pyramid level (:func:`styleflow.optim.descent.descend` on :meth:`_losses`);
+        return the best iterate and a record. Targets of this size, the precision check, and the
+        watch mask on each content layer's grid (area average) are prepared here."""
+        content_targets = self.meter.content_targets(content)
+        grams = self.meter.style_targets(tuple(content.shape[-2:]))  # type: ignore[arg-type]
+        self._check_precision(start.detach().contiguous(), content_targets, grams, terms)
+        watched = None
         if watch is not None:
             watched = {n: F.adaptive_avg_pool2d(watch, t.shape[-2:])[0, 0] for n, t in content_targets.items()}
-        opt = self._new_optimizer(x)
-        size = tuple(x.shape[-2:])
-        carry = carry and isinstance(opt, torch.optim.LBFGS)
-        if carry and size in self._curvature:
-            seed_lbfgs(opt, x, self._curvature[size])
-        best_x = x.detach().clone()
-        best: dict[str, object] = {"loss": math.inf, "parts": {}}
-        state = {"blowup": False, "since_reset": 0}
-        history: list[float] = []
-        watch_history: list[float] = []  # the watched content loss at the best iterate, per iteration
 
-        def closure() -> torch.Tensor:
-            opt.zero_grad(set_to_none=True)
-            total, parts = self._losses(x, content_targets, grams, terms, style_floor, watched)
-            value = float(total.detach())  # the one host sync per evaluation (L-BFGS needs it too)
-            warm = state["since_reset"] >= WARMUP_ITERATIONS  # L-BFGS overshoots while it learns the scale
-            if not math.isfinite(value) or (warm and value > s.divergence_factor * best["loss"]):  # type: ignore[operator]
-                state["blowup"] = True
-            elif value < best["loss"]:  # type: ignore[operator]
-                best_x.copy_(x.detach())
-                best.update(loss=value, parts={k: v.detach() for k, v in parts.items()})
-            total.backward()
-            if s.clamp:
-                drop_blocked_gradient(x)
-            return total
+        def losses(x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            return self._losses(x, content_targets, grams, terms, style_floor, watched)
 
-        def parts_as_floats() -> dict[str, float]:
-            return {k: float(v) for k, v in best["parts"].items()}  # type: ignore[union-attr]
-
-        def parts_lazily() -> Mapping[str, float]:
-            return _HostLosses(best["parts"])  # type: ignore[arg-type]
-
-        if budget == 0:
-            with torch.no_grad():
-                _, parts = self._losses(x, content_targets, grams, terms, style_floor, watched)
-            return x.detach(), {"iterations": 0, "restores": 0, "converged": False,
-                                "losses": {k: float(v) for k, v in parts.items()}}
-
-        restores, converged, done = 0, False, 0
-        for it in range(1, budget + 1):
-            if s.clamp:
-                x_before = x.detach().clone()
-            if s.optimizer == "lbfgs":
-                opt.step(closure)
-            else:
-                closure()
-                opt.step()
-            if s.clamp:
-                project(x, x_before, opt)
-            done = it
-            state["since_reset"] += 1
-            if state["blowup"]:
-                restores += 1
-                state["blowup"] = False
-                state["since_reset"] = 0
-                with torch.no_grad():
-                    x.copy_(best_x)
-                opt = self._new_optimizer(x)
-                if callback:
-                    callback({"event": "restore", "level": level, "iteration": it, "restores": restores})
-                if restores > MAX_RESTORES:
-                    break
-            history.append(best["loss"])  # type: ignore[arg-type]
-            if watched is not None and best["parts"]:
-                watch_history.append(float(best["parts"]["watched_content"]))  # type: ignore[index]
-            if callback:
-                callback({"event": "iteration", "level": level, "levels": levels, "iteration": it,
-                          "budget": budget, "losses": parts_lazily()})
-            # The window must lie after the warm-up of the last (re)start: L-BFGS's first steps are
-            # tiny or overshoot, the best loss stalls for several iterations, and a window over that
-            # stall would call it convergence before anything happened.
-            if tol > 0 and state["since_reset"] >= WARMUP_ITERATIONS + window:
-                old = history[-window - 1]
-                if (old - best["loss"]) <= tol * abs(best["loss"]) and stalled(watch_history, window, tol):  # type: ignore[operator,arg-type]
-                    converged = True
-                    break
-        if carry and isinstance(opt, torch.optim.LBFGS) and opt.state[x].get("old_dirs"):
-            self._curvature[size] = {k: opt.state[x][k] for k in ("old_dirs", "old_stps", "ro", "H_diag")}  # type: ignore[index]
-        if not best["parts"]:  # every evaluation diverged: keep the start
-            raise StyleflowError("the optimisation diverged at every step; lower the style weight or the learning rate")
-        return best_x, {"iterations": done, "restores": restores, "converged": converged, "losses": parts_as_floats()}
-
+        return descend(self.settings, losses, start, budget, warm=warm, watching=watched is not None,
+                       callback=callback, level=level, levels=levels, memory=self._curvature if carry else None)

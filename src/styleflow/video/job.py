@@ -44,7 +44,8 @@ from styleflow.io.records import content_hash, record_matches
 from styleflow.motion.consistency import compute_masks, masks_are_current
 from styleflow.motion.flow import check_offsets, compute_flows, flows_are_current, remove_flow_files
 from styleflow.options.resolved import resolved_settings
-from styleflow.options.variants import DEFAULT_VARIANT, resolve_variant
+from styleflow.options.run import run_settings
+from styleflow.options.variants import DEFAULT_VARIANT
 from styleflow.video.network import stylize_frames
 from styleflow.video.sequence import stylize_clip
 
@@ -151,7 +152,9 @@ def stylize_video(
     if model is not None:
         loaded = load_model(model)  # fail early on a bad model file or style
         check_styles(loaded, styles)
-    name, video_settings, _ = resolve_variant(variant)  # fail early on a bad variant
+    # fail early on a bad variant, option or budget; the run's flow offsets
+    run = run_settings(variant, options, first_iterations=first_iterations, iterations=iterations, seed=seed)
+    name = run.variant
     work = Path(work_dir) if work_dir is not None else default_work_dir(out)
     prep = work / f"h{height}-start{start}-step{step}-n{max_frames or 'all'}"
     resolved = resolved_settings(options, variant, seed=seed)  # preset and variant contents, weights, version
@@ -167,7 +170,7 @@ def stylize_video(
                                prep / f"masks-{flow_method}", prep / "runs", run_dir]):
         finished = (run_dir / "run.json").is_file()  # written last: every frame of the run is stylised
         clip = prepare_clip(video, prep, height, start=start, step=step, max_frames=max_frames,
-                            flow_method=flow_method, offsets=video_settings.flow_offsets, progress=progress,
+                            flow_method=flow_method, offsets=run.video.flow_offsets, progress=progress,
                             flow_format=flow_format, need_flow=keep_flow or not finished)
         meta = read_meta(clip.frames)
         if loaded is not None:
@@ -175,7 +178,7 @@ def stylize_video(
         else:
             record = stylize_clip(
                 clip, styles, run_dir, style_weights=style_weights, variant=variant, first_iterations=first_iterations,
-                iterations=iterations, options=pinned, device=device, seed=seed, progress=progress,
+                iterations=iterations, options=pinned, device=device, seed=seed, progress=progress, plan=key,
             )
         encoded = encode_video(run_dir, out, meta=clip.frames, audio=audio, progress=progress)
         removed = 0 if keep_flow else remove_flow_files(clip.flow)

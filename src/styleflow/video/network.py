@@ -66,12 +66,13 @@ def stylize_into(
     progress: bool = True,
     desc: str = "feedforward",
     shot_start: int | None = None,
+    plan: str | None = None,
 ) -> None:
     """Stylise ``frames`` (frame number → content file) into ``out_dir`` as ``frame_NNNNNN.png``
     with per-frame records (:class:`styleflow.video.store.FrameStore`); frames already there are
     kept (resume). ``shot_start``: the first frame of their shot (recorded as the optimisation does)."""
     size = batch or (4 * DEFAULT_BATCH if device.type == "cuda" else DEFAULT_BATCH)
-    store = FrameStore(Path(out_dir))
+    store = FrameStore(Path(out_dir), plan=plan)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     todo = [k for k in sorted(frames) if not store.done(k)]
     bar = frame_bar(len(frames), desc, progress)
@@ -136,7 +137,7 @@ def stylize_frames(
 
 def network_shot(clip: Any, styles: Sequence[str | os.PathLike[str]], out: Path, shot: Any, cuts: list[int], n: int,
                  name: str, video: Any, preset: str, settings: Any, seed: int, device: str,
-                 progress: bool, t_start: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                 progress: bool, t_start: float, plan: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A shot of a network-only variant (``feedforward``): every frame one forward pass of the
     variant's model (:mod:`styleflow.ff`), no backbone, no optimisation; records as any shot's."""
     dev = resolve_device(device)
@@ -144,7 +145,7 @@ def network_shot(clip: Any, styles: Sequence[str | os.PathLike[str]], out: Path,
     check_styles(model, styles)
     desc = name if shot.first == 1 and shot.last == n else f"{name} {shot.name}"
     stylize_into(model, {k: clip.frame(k) for k in shot.frames}, out, dev, progress=progress, desc=desc,
-                 shot_start=shot.first)
+                 shot_start=shot.first, plan=plan)
     rows = frame_rows([FrameStore(out)], shot.frames)
     record = network_run_record(model, dev, rows, t_start, {
         "variant": name, "video_settings": video.as_dict(), "preset": preset, "settings": settings.as_dict(),

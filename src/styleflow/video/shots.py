@@ -21,6 +21,7 @@ Output of one shot (:func:`publish_shot`, the workflow's per-shot job)::
 
 from __future__ import annotations
 
+import io
 import csv
 import json
 import os
@@ -102,7 +103,6 @@ def clip_shots(masks_dir: str | os.PathLike[str], n_frames: int | None = None) -
 
 def write_rows(path: str | os.PathLike[str], rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> None:
     """Per-frame rows as CSV (atomically)."""
-    import io
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")

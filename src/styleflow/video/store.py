@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -28,11 +28,17 @@ def quantise(image: np.ndarray) -> np.ndarray:
 
 
 class FrameStore:
-    """Stylised frames of one pass in a folder, with their per-frame records and a small cache."""
+    """Stylised frames of one pass in a folder, with their per-frame records and a small cache.
 
-    def __init__(self, folder: Path, keep: int = 6):
+    ``plan``: the hash of the run's plan (workflow/rules/plan.smk; ``styleflow video``: its run
+    key), written into every record this store saves; :meth:`foreign` finds frames made under
+    another plan.
+    """
+
+    def __init__(self, folder: Path, keep: int = 6, plan: str | None = None):
         self.folder = folder
         self.records = folder / ".records"
+        self.plan = plan
         self._frames = FrameCache(self.path, keep)
 
     def path(self, k: int) -> Path:
@@ -50,7 +56,23 @@ class FrameStore:
     def load(self, k: int) -> np.ndarray:
         return self._frames(k)
 
+    def foreign(self, frames: Iterable[int]) -> list[int]:
+        """The finished ``frames`` whose records were made under another plan than :attr:`plan`
+        (or under none); none when this store has no plan."""
+        if self.plan is None:
+            return []
+        return [k for k in frames if self.done(k) and self.record(k).get("plan") != self.plan]
+
+    def discard(self, frames: Iterable[int]) -> None:
+        """Delete ``frames`` (record first: a frame without its record counts as unfinished)."""
+        for k in frames:
+            self.record_path(k).unlink(missing_ok=True)
+            self.path(k).unlink(missing_ok=True)
+            self._frames.cache.pop(k, None)
+
     def save(self, k: int, image: np.ndarray, record: dict[str, Any]) -> np.ndarray:
+        if self.plan is not None:
+            record = {**record, "plan": self.plan}
         write_image(self.path(k), image)
         write_json(self.record_path(k), record)  # last: marks the frame finished
         q = quantise(image)

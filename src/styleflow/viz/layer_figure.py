@@ -40,6 +40,7 @@ from styleflow.io.images import (
 from styleflow.loss.meter import LossMeter
 from styleflow.optim.precision import resolve_device
 from styleflow.optim.pyramid import MIN_LEVEL_SIDE
+from styleflow.optim.stylize_image import environment
 from styleflow.optim.stylizer import Stylizer
 from styleflow.options.settings import GATYS_STYLE_LAYERS, StyleSettings
 from styleflow.viz.contact_sheet import (
@@ -234,7 +235,6 @@ def layer_figure_file(
     losses before and after, settings, backbone), atomically. Returns the record.
 
     ``names`` (photo, painting) label the first column; default the files' names."""
-    from styleflow.optim.stylize_image import environment
 
     out = Path(out)
     if out.suffix.lower() != ".png":

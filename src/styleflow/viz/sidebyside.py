@@ -21,8 +21,10 @@ import cv2
 import numpy as np
 
 from styleflow.errors import StyleflowError
+from styleflow.eval.metrics import read_clip, read_video
 from styleflow.io.atomic import write_text
 from styleflow.io.encode import encode_arrays
+from styleflow.io.frames import read_meta
 from styleflow.io.images import resize, to_uint8
 
 MIN_TILE_HEIGHT = 160
@@ -147,7 +149,6 @@ def player_html(video: str | os.PathLike[str], out_path: str | os.PathLike[str],
 
 def clip_fps(frames_dir: str | os.PathLike[str], default: float = 10.0) -> float:
     """Frame rate recorded in a prepared clip's ``meta.json`` (``default`` when absent)."""
-    from styleflow.io.frames import read_meta
 
     try:
         fps = float(read_meta(frames_dir)["fps"])
@@ -167,8 +168,6 @@ def grid_for_runs(
     """The side-by-side video of a prepared clip's content frames and the runs' ``videos``
     (variant → mp4), timed like the clip (its ``meta.json``) with its sound unless ``audio`` is
     False; plus the report's player page when asked."""
-    from styleflow.eval.metrics import read_clip, read_video
-    from styleflow.io.frames import read_meta
 
     clips = {name: read_video(path) for name, path in videos.items()}
     n = min(len(c) for c in clips.values()) if clips else None
