@@ -42,7 +42,7 @@ def settings(**kw) -> StyleSettings:
 
 
 def targets(styles, weights=None) -> dict[str, torch.Tensor]:
-    return Stylizer(settings(), styles, weights, device="cpu").style_targets(SIZE)
+    return Stylizer(settings(), styles, weights, device="cpu").meter.style_targets(SIZE)
 
 
 def test_half_half_blend_is_the_mean_of_the_two_styles():
@@ -66,7 +66,7 @@ def test_weights_are_normalised_and_other_ratios_are_weighted_means():
 def test_one_zero_blend_equals_the_single_style():
     single = Stylizer(settings(), [stripes()], device="cpu")
     blend = Stylizer(settings(), [stripes(), blobs()], [1.0, 0.0], device="cpu")
-    t1, t2 = single.style_targets(SIZE), blend.style_targets(SIZE)
+    t1, t2 = single.meter.style_targets(SIZE), blend.meter.style_targets(SIZE)
     assert set(t1) == set(t2)
     for name in t1:
         assert torch.equal(t1[name], t2[name]), name
