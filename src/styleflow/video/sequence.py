@@ -55,6 +55,7 @@ from styleflow.progress import IterationBar, frame_bar
 from styleflow.video.network import network_shot
 from styleflow.video.shots import Shot, merge_records, plan_shots, write_rows
 from styleflow.video.fill import initial_image
+from styleflow.video.trust import content_change_trust, sharpen
 from styleflow.video.store import CSV_COLUMNS, FrameStore, frame_rows, quantise, start_or_resume  # noqa: F401 (public here before)
 
 
@@ -317,7 +318,10 @@ def _stylize_frame(
         if m not in warped:
             flow, mask = data.flow_and_mask(k, m)
             image, inside = warp(store.load(m), flow, video.warp_interpolation)
-            warped[m] = (image, mask * inside)
+            if video.temporal_change is not None:  # less trust where the content changed along the flow
+                mask = content_change_trust(mask, content, warp(data.content(m), flow, video.warp_interpolation)[0],
+                                            video.temporal_change)
+            warped[m] = (sharpen(image, video.warp_sharpen), mask * inside)
         return warped[m]
 
     coarse_to_fine: int | None = None
@@ -355,7 +359,8 @@ def _stylize_frame(
     if temporal_on and neighbours:
         images = [warped_neighbour(m) for m in neighbours]
         combined = combine_closest_first([c for _, c in images])
-        terms = [TemporalTerm(w, c, video.temporal_weight) for (w, _), c in zip(images, combined)]
+        terms = [TemporalTerm(w, c, video.temporal_weight, video.temporal_lowpass, video.temporal_detail)
+                 for (w, _), c in zip(images, combined)]
 
     floor = None  # the shot's first frame's style loss, times style_floor (first pass only)
     if video.style_floor is not None and previous_pass is None and mode in ("prev", "prev_warped"):
