@@ -185,9 +185,6 @@ OPTIONS: tuple[Option, ...] = (
     _o("temporal_change", "float", None, "τ: the temporal loss's per-pixel weight is the mask times "
        "exp(-(Δ/τ)²), Δ the content's own change along the flow (mean absolute, [0, 1] units); null: the mask "
        "alone (docs/ghosts.md)", scope="video", minimum=0, exclusive_minimum=True, nullable=True, cli="video"),
-    _o("warp_sharpen", "float", 0.0, "unsharp-mask amount (σ 1 px) applied to the warped earlier frames (start "
-       "and temporal target), to give back what the resampling blurs; 0: off (docs/ghosts.md)", scope="video",
-       minimum=0, cli="video"),
     _o("first_init", "str", "content", "initialisation of the first frame and of frames after a scene cut",
        scope="video", choices=("content", "random", "model"), cli="video"),
     _o("model", "str", None, "a `styleflow train` file (in a grid: a `models:` name): with init or first_init "

@@ -55,7 +55,7 @@ from styleflow.progress import IterationBar, frame_bar
 from styleflow.video.network import network_shot
 from styleflow.video.shots import Shot, merge_records, plan_shots, write_rows
 from styleflow.video.fill import initial_image
-from styleflow.video.trust import content_change_trust, sharpen
+from styleflow.video.trust import content_change_trust
 from styleflow.video.store import CSV_COLUMNS, FrameStore, frame_rows, quantise, start_or_resume  # noqa: F401 (public here before)
 
 
@@ -321,7 +321,7 @@ def _stylize_frame(
             if video.temporal_change is not None:  # less trust where the content changed along the flow
                 mask = content_change_trust(mask, content, warp(data.content(m), flow, video.warp_interpolation)[0],
                                             video.temporal_change)
-            warped[m] = (sharpen(image, video.warp_sharpen), mask * inside)
+            warped[m] = (image, mask * inside)
         return warped[m]
 
     coarse_to_fine: int | None = None

@@ -1,14 +1,11 @@
-"""Per-pixel trust in the warped previous frame beyond the consistency mask, and resampling-blur
-compensation of the warp (issue 24, docs/ghosts.md).
+"""Per-pixel trust in the warped previous frame beyond the consistency mask (issue 24, docs/ghosts.md).
 
-* :func:`content_change_trust`: the consistency mask says where the flow is self-consistent; it does
-  not see where the *content* itself changed along the flow (flow errors inside objects, lighting,
-  motion blur). There the warped stylisation is stale, and the temporal term should hold it less:
-  ``trust = c · exp(−(Δ/τ)²)`` with ``Δ`` the per-pixel mean absolute difference (over channels,
-  Gaussian-smoothed at 1 px) between the content frame and the previous content frame warped the
-  same way.
-* :func:`sharpen`: an unsharp mask that gives back part of the fine detail each bicubic resampling
-  takes from the warped stylised frame (start and temporal target).
+:func:`content_change_trust`: the consistency mask says where the flow is self-consistent; it does
+not see where the *content* itself changed along the flow (flow errors inside objects, lighting,
+motion blur). There the warped stylisation is stale, and the temporal term should hold it less:
+``trust = c · exp(−(Δ/τ)²)`` with ``Δ`` the per-pixel mean absolute difference (over channels,
+Gaussian-smoothed at 1 px) between the content frame and the previous content frame warped the
+same way.
 
 Images are ``(H, W, 3)`` float32 RGB in [0, 1], masks ``(H, W)`` float32 in [0, 1].
 """
@@ -18,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["content_change", "content_change_trust", "sharpen"]
+__all__ = ["content_change", "content_change_trust"]
 
 
 def content_change(content: np.ndarray, warped_content: np.ndarray) -> np.ndarray:
@@ -34,10 +31,3 @@ def content_change_trust(mask: np.ndarray, content: np.ndarray, warped_content: 
     d = content_change(content, warped_content)
     return (mask * np.exp(-np.square(d / np.float32(tau)))).astype(np.float32)
 
-
-def sharpen(image: np.ndarray, amount: float, sigma: float = 1.0) -> np.ndarray:
-    """Unsharp mask ``x + amount·(x − G_σ∗x)``, clipped to [0, 1]; ``amount`` 0: ``image`` itself."""
-    if amount <= 0:
-        return image
-    blurred = cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-    return np.clip(image + np.float32(amount) * (image - blurred), 0.0, 1.0).astype(np.float32)
