@@ -18,7 +18,7 @@ Shapes and units: images are NumPy ``(H, W, 3)`` float32 RGB in [0, 1]; tensors 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -29,7 +29,8 @@ from styleflow.color import transfer as colors
 from styleflow.enc.tensors import to_numpy, to_tensor
 from styleflow.errors import StyleflowError
 from styleflow.io.images import resize
-from styleflow.loss.functional import temporal_loss, total_variation
+from styleflow.loss.functional import total_variation
+from styleflow.loss.lowpass import temporal_term_loss
 from styleflow.loss.meter import LossMeter
 from styleflow.loss.objective import Objective
 from styleflow.optim import precision as _precision
@@ -48,12 +49,16 @@ class TemporalTerm:
     """One temporal constraint: stay close to ``warped`` where ``mask`` is high.
 
     ``warped``: (H, W, 3) the earlier stylised frame warped onto this frame's grid;
-    ``mask``: (H, W) reliability in [0, 1]; ``weight``: γ for this term.
+    ``mask``: (H, W) reliability in [0, 1]; ``weight``: γ for this term; ``lowpass``, ``detail``:
+    penalise the difference only at the scale ``lowpass`` px, its finer rest times ``detail``
+    (:func:`styleflow.loss.lowpass.temporal_term_loss`; 0: Ruder et al.'s full-resolution loss).
     """
 
     warped: np.ndarray
     mask: np.ndarray
     weight: float
+    lowpass: float = 0.0
+    detail: float = 0.0
 
 
 @dataclass
@@ -166,7 +171,7 @@ class Stylizer:
         x: torch.Tensor,
         content_targets: dict[str, torch.Tensor],
         grams: dict[str, torch.Tensor],
-        terms: list[tuple[torch.Tensor, torch.Tensor, float]],
+        terms: list[tuple[torch.Tensor, torch.Tensor, float, float, float]],
     ) -> None:
         """Once per image size: keep mixed precision only if loss and gradient at ``x`` agree with
         float32's (:meth:`styleflow.optim.precision.BackbonePrecision.check`); else fall back to
@@ -230,7 +235,7 @@ class Stylizer:
                 self._luminance_reference = content
             content = colors.luminance(content)
             init = None if init is None else colors.luminance(init)
-            temporal = [TemporalTerm(colors.luminance(t.warped), t.mask, t.weight) for t in temporal]
+            temporal = [replace(t, warped=colors.luminance(t.warped)) for t in temporal]
         if init is None:
             if s.init == "random":
                 gen = torch.Generator().manual_seed(s.seed)
@@ -261,6 +266,8 @@ class Stylizer:
                     to_tensor(resize(t.warped, size), self.device),
                     torch.from_numpy(np.ascontiguousarray(resize_mask(t.mask, size))).to(self.device)[None, None],
                     t.weight,
+                    t.lowpass * size[0] / content.shape[0],  # the scale in pixels of this level
+                    t.detail,
                 )
                 for t in temporal
                 if temporal_on(t.weight)
@@ -289,7 +296,7 @@ class Stylizer:
         x: torch.Tensor,
         content_targets: dict[str, torch.Tensor],
         grams: dict[str, torch.Tensor],
-        terms: list[tuple[torch.Tensor, torch.Tensor, float]],
+        terms: list[tuple[torch.Tensor, torch.Tensor, float, float, float]],
         style_floor: tuple[float, float] | None = None,
         watch: dict[str, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -313,8 +320,8 @@ class Stylizer:
             parts["tv"] = total_variation(x)
         if terms:
             t_sum = None
-            for warped, mask, weight in terms:
-                term = weight * temporal_loss(x, warped, mask)
+            for warped, mask, weight, lowpass, detail in terms:
+                term = weight * temporal_term_loss(x, warped, mask, lowpass, detail)
                 t_sum = term if t_sum is None else t_sum + term
             parts["temporal"] = t_sum  # type: ignore[assignment]
         objective = Objective(s.content_weight, s.style_weight, tv_weight=s.tv_weight, style_floor_weight=floor_weight)
@@ -325,7 +332,7 @@ class Stylizer:
         self,
         content: torch.Tensor,
         start: torch.Tensor,
-        terms: list[tuple[torch.Tensor, torch.Tensor, float]],
+        terms: list[tuple[torch.Tensor, torch.Tensor, float, float, float]],
         budget: int,
         callback: ProgressCallback | None,
         level: int,

@@ -184,6 +184,14 @@ OPTIONS: tuple[Option, ...] = (
        cli="video"),
     _o("carry_curvature", "bool", False, "later frames start L-BFGS with the curvature memory the previous frame's "
        "optimisation ended with, not from a tiny first step (docs/ghosts.md)", scope="video", cli="video"),
+    _o("temporal_lowpass", "float", 0.0, "the temporal loss penalises the difference to the warped earlier frame only "
+       "at this scale in pixels (a Gaussian's sigma), so the content and style terms may re-sharpen what each warp "
+       "blurs; 0: at full resolution (Ruder et al.; docs/ghosts.md)", scope="video", minimum=0, cli="video", metavar="PX"),
+    _o("temporal_detail", "float", 0.0, "with temporal_lowpass: weight of the finer rest of the difference "
+       "(1: about the full-resolution loss)", scope="video", minimum=0, cli="video"),
+    _o("temporal_change", "float", None, "τ: the temporal loss's per-pixel weight is the mask times "
+       "exp(-(Δ/τ)²), Δ the content's own change along the flow (mean absolute, [0, 1] units); null: the mask "
+       "alone (docs/ghosts.md)", scope="video", minimum=0, exclusive_minimum=True, nullable=True, cli="video"),
     _o("first_init", "str", "content", "initialisation of the first frame and of frames after a scene cut",
        scope="video", choices=("content", "random", "model"), cli="video"),
     _o("model", "str", None, "a `styleflow train` file (in a grid: a `models:` name): with init or first_init "

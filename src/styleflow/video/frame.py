@@ -27,6 +27,7 @@ from styleflow.progress import IterationBar
 from styleflow.video.clip import PreparedClip
 from styleflow.video.fill import initial_image
 from styleflow.video.store import FrameStore
+from styleflow.video.trust import content_change_trust
 
 #: Start modes that begin from a stylisation (stopped by the warm stopping rule).
 WARM_MODES = ("prev", "prev_warped", "multipass", "model")
@@ -75,6 +76,9 @@ class FrameContext:
         if m not in self._warped:
             flow, mask = self.data.flow_and_mask(self.k, m)
             image, inside = warp(self.store.load(m), flow, self.video.warp_interpolation)
+            if self.video.temporal_change is not None:  # less trust where the content changed along the flow
+                mask = content_change_trust(mask, self.content, warp(self.data.content(m), flow, self.video.warp_interpolation)[0],
+                                            self.video.temporal_change)
             self._warped[m] = (image, mask * inside)
         return self._warped[m]
 
@@ -134,7 +138,8 @@ def temporal_terms(ctx: FrameContext) -> list[TemporalTerm]:
         return []
     images = [ctx.warped_neighbour(m) for m in neighbours]
     combined = combine_closest_first([c for _, c in images])
-    return [TemporalTerm(w, c, ctx.video.temporal_weight) for (w, _), c in zip(images, combined)]
+    return [TemporalTerm(w, c, ctx.video.temporal_weight, ctx.video.temporal_lowpass, ctx.video.temporal_detail)
+            for (w, _), c in zip(images, combined)]
 
 
 def style_floor(ctx: FrameContext, mode: str) -> tuple[float, float] | None:
