@@ -331,7 +331,7 @@ def _stylize_frame(
         elif mode == "random":
             init = _noise(content.shape, seed, k)
         elif mode == "model":  # the feed-forward network's stylisation (styleflow.ff)
-            init = stylize_image(ff_model, content, stylizer.device)
+            init = stylize_image(ff_model, content, stylizer.device, video.model_scale)
         elif mode == "prev":
             init = store.load(nearest)
         else:  # prev_warped: trust the warp where the mask does; elsewhere disocclusion_fill
