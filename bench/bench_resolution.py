@@ -102,7 +102,8 @@ def optimise(a: argparse.Namespace, clip: Any, style: Path, out: Path, device: t
 
     variant: Any = a.variant
     image_names = {o.name for o in scope_options("image")} - {"iterations"}
-    image_extra = {k: v for k, v in (extra or {}).items() if k in image_names}
+    extra = {**({"coarse_iterations": a.coarse_iterations} if a.coarse_iterations else {}), **(extra or {})}
+    image_extra = {k: v for k, v in extra.items() if k in image_names}
     video_extra = {k: v for k, v in (extra or {}).items() if k not in image_names}
     budgets = {k: v for k, v in (("first_iterations", a.first_iterations), ("iterations", a.iterations)) if v}
     if budgets or video_extra:
@@ -200,8 +201,7 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
             if a.direct:
                 paths["direct"] = optimise(a, clip, style, work / f"direct-h{h}", device, DIRECT)
             if a.multiscale:
-                coarse = {"coarse_iterations": a.coarse_iterations} if a.coarse_iterations else {}
-                paths["multiscale"] = optimise(a, clip, style, work / f"multiscale-h{h}", device, {**multiscale(h), **coarse})
+                paths["multiscale"] = optimise(a, clip, style, work / f"multiscale-h{h}", device, multiscale(h))
         if model is not None:
             for scale in a.model_scales:
                 name = "network" if scale == "auto" else f"network@{scale:g}"
@@ -270,7 +270,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also the optimisation coarse-to-fine (auto's levels, at least 2) for every frame, later frames too")
     p.add_argument("--model-scales", nargs="+", type=_scale, default=["auto"], metavar="S",
                    help="the network's input scales: auto (default) or numbers in (0, 1]; one row each")
-    p.add_argument("--coarse-iterations", type=int, help="multiscale: budget of the coarse level (default: the preset's)")
+    p.add_argument("--coarse-iterations", type=int, help="budget of each coarse level (default: the preset's)")
     p.add_argument("--crops", metavar="DIR", help="write crop-h{H}.png per height: the centre 512-px crop of the "
                    "last frame, content then each path, side by side at full size")
     p.add_argument("--analysis-height", type=int, default=256, help="height losses are measured at (default 256)")

@@ -93,7 +93,8 @@ def test_auto_scale_is_full_size_at_small_sizes_and_scales_large_frames(monkeypa
 def _stylizer(**kw) -> Stylizer:
     rng = np.random.default_rng(2)
     style = rng.random((48, 48, 3)).astype(np.float32)
-    base = dict(weights="random", iterations=3, coarse_iterations=2, tol=0.0, warm_tol=None, precision="float32")
+    base = dict(weights="random", iterations=3, coarse_iterations=2, tol=0.0, warm_tol=None, precision="float32",
+                content_layers={"relu2_1": 1.0}, style_layers={"relu1_1": 0.5, "relu2_1": 0.5})  # a shallow, fast backbone
     return Stylizer(StyleSettings(**{**base, **kw}), [style], device="cpu")
 
 
