@@ -21,7 +21,9 @@ code path:
   ``auto``; a row ``network@S`` per other scale S).
 
 Per height and path it prints: seconds for the first frame and per later frame, L-BFGS iterations
-(first / later mean), peak RSS and peak CUDA memory (:class:`benchlib.PeakMemory`), and the content
+(first / later mean), the path's process CPU seconds per wall second (2 on two idle cores with
+``--threads 2``; less on a loaded machine, whose wall seconds then overstate an idle machine's),
+peak RSS and peak CUDA memory (:class:`benchlib.PeakMemory`), and the content
 and style losses of the written frames measured with the metrics' fixed backbone
 (:func:`styleflow.eval.metrics.metric_meter`, VGG16) after scaling output and content frames to one
 **analysis height** (``--analysis-height``, default 256), so losses at different sizes compare:
@@ -110,14 +112,14 @@ def optimise(a: argparse.Namespace, clip: Any, style: Path, out: Path, device: t
         variant = {"base": a.variant, **budgets, **video_extra}
     options = {"preset": a.preset, "weights": a.weights, "backbone": a.backbone, **image_extra}
     with PeakMemory(device) as mem:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         stylize_clip(clip, [style], out, variant=variant, options=options, device=str(device), progress=a.progress)
-        wall = time.perf_counter() - t
+        wall, cpu = time.perf_counter() - t, time.process_time() - cpu
     rows = _rows(out)
     first_s, later_s = _split([float(r["seconds"]) for r in rows])
     first_i, later_i = _split([float(r["iterations"]) for r in rows])
     return {"first_s": first_s, "later_s": later_s, "first_iterations": first_i, "later_iterations": later_i,
-            "wall_s": wall, "peak_rss_mib": mem.rss_mib, "peak_cuda_mib": mem.cuda_mib}
+            "wall_s": wall, "cpu_s": cpu, "peak_rss_mib": mem.rss_mib, "peak_cuda_mib": mem.cuda_mib}
 
 
 def apply_network(model: Any, frames: list[Path], out: Path, device: torch.device,
@@ -128,6 +130,7 @@ def apply_network(model: Any, frames: list[Path], out: Path, device: torch.devic
 
     out.mkdir(parents=True, exist_ok=True)
     seconds = []
+    cpu = time.process_time()
     with PeakMemory(device) as mem:
         for p in frames:
             image = read_image(p)
@@ -137,9 +140,10 @@ def apply_network(model: Any, frames: list[Path], out: Path, device: torch.devic
                 torch.cuda.synchronize(device)
             seconds.append(time.perf_counter() - t)
             write_image(out / p.name, result)
+    cpu = time.process_time() - cpu  # includes reading and writing the frames
     first_s, later_s = _split(seconds)
     return {"first_s": first_s, "later_s": later_s, "first_iterations": 0, "later_iterations": 0,
-            "wall_s": sum(seconds), "peak_rss_mib": mem.rss_mib, "peak_cuda_mib": mem.cuda_mib}
+            "wall_s": sum(seconds), "cpu_s": cpu, "peak_rss_mib": mem.rss_mib, "peak_cuda_mib": mem.cuda_mib}
 
 
 def write_crop(out: Path, content: Path, outputs: list[Path], side: int = 512) -> None:
@@ -229,10 +233,11 @@ def render(r: dict[str, Any]) -> str:
         head += f"\nnetwork trained here: {t['train_steps']} steps in {t['train_seconds']:.1f} s ({t['steps_per_s']:.2f} steps/s)"
     body = [[f"{x['width']}x{x['height']}{' (up)' if x['upscaled'] else ''}", x["path"], fmt(x["first_s"]), fmt(x["later_s"]),
              f"{fmt(x['first_iterations'], '.0f')} / {fmt(x['later_iterations'], '.1f')}",
+             fmt(x["cpu_s"] / x["wall_s"] if x["wall_s"] else None, ".2f"),
              fmt(x["peak_rss_mib"], ".0f"), fmt(x["peak_cuda_mib"], ".0f"),
              fmt(x["content_loss"]), fmt(x["style_loss"])] for x in r["rows"]]
     return head + "\n\n" + table(["size (up: enlarged)", "path", "s first", "s later", "iterations first / later",
-                                  "peak RSS MiB", "peak CUDA MiB", "content", "style"], body)
+                                  "CPU s / wall s", "peak RSS MiB", "peak CUDA MiB", "content", "style"], body)
 
 
 def _scale(text: str) -> float | str:
