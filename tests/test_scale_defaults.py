@@ -5,6 +5,8 @@ against the explicit old settings). Tiny sizes throughout."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -110,3 +112,28 @@ def test_coarse_to_fine_auto_equals_the_explicit_levels(monkeypatch):
     auto, two = _stylizer(coarse_to_fine="auto").stylize(big), _stylizer(coarse_to_fine=2).stylize(big)
     assert [lv["height"] for lv in auto.levels] == [32, 64]
     np.testing.assert_array_equal(auto.image, two.image)
+
+
+def test_image_command_model_scale(tmp_path, capsys):
+    """``styleflow image --model --model-scale 0.5`` writes resize → network → resize and records
+    the scale; ``auto`` at 64 px is 1; a scale above 1 is a one-line usage error."""
+    from styleflow.cli.main import main
+    from styleflow.ff.model import load_model, save_model
+    from styleflow.io.images import read_image, write_image
+
+    model = _model(32)
+    path = save_model(tmp_path / "m.pt", model.net, model.record)
+    write_image(tmp_path / "p.png", _images(64, 80, 1)[0])
+    photo = read_image(tmp_path / "p.png")
+    loaded = load_model(path)
+    for scale, factor in (("0.5", 0.5), ("auto", 1.0)):
+        out = tmp_path / f"out-{scale}.png"
+        assert main(["image", str(tmp_path / "p.png"), "--model", str(path), "-o", str(out), "--model-scale", scale,
+                     "--device", "cpu"]) == 0
+        record = json.loads((tmp_path / f"out-{scale}.png.json").read_text())
+        assert record["model_scale"] == factor
+        want = run_batch(loaded, [photo], torch.device("cpu"), scale=factor)[0]
+        assert np.abs(read_image(out) - want).max() <= 1 / 255 + 1e-6  # 8-bit file
+    with pytest.raises(SystemExit):
+        main(["image", str(tmp_path / "p.png"), "--model", str(path), "-o", str(tmp_path / "x.png"), "--model-scale", "2"])
+    assert "--model-scale: expected a number > 0 and <= 1 or auto, got 2.0" in capsys.readouterr().err
