@@ -9,15 +9,21 @@ For each height the first ``--frames`` frames of one clip (the team's bedroom cl
 code path:
 
 * **optimisation** — :func:`styleflow.video.sequence.stylize_clip` with the default variant (or
-  ``--variant``), the preset's budgets unless ``--first-iterations`` / ``--iterations`` say;
-* **multiscale** (``--multiscale``) — the same with coarse-to-fine (2 levels) for every frame,
-  later frames too (their warped start and temporal term at each level);
+  ``--variant``) and the default options (``coarse_to_fine: auto``: the first frame coarse-to-fine
+  above 384 px), the preset's budgets unless ``--first-iterations`` / ``--iterations`` say;
+* **direct** (``--direct``) — the same at full size only (``coarse_to_fine: 1``, the default
+  before ``auto``);
+* **multiscale** (``--multiscale``) — the same with coarse-to-fine (``auto``'s levels, at least 2)
+  for every frame, later frames too (their warped start and temporal term at each level);
 * **network** — a trained feed-forward network (``--model``; without one, a small network is trained
   on the clip first, ``--train-steps`` at ``--train-size`` px) applied to every frame
-  (:func:`styleflow.ff.infer.stylize_image`).
+  (:func:`styleflow.ff.infer.stylize_image`) at each input scale of ``--model-scales`` (default
+  ``auto``; a row ``network@S`` per other scale S).
 
 Per height and path it prints: seconds for the first frame and per later frame, L-BFGS iterations
-(first / later mean), peak RSS and peak CUDA memory (:class:`benchlib.PeakMemory`), and the content
+(first / later mean), the path's process CPU seconds per wall second (2 on two idle cores with
+``--threads 2``; less on a loaded machine, whose wall seconds then overstate an idle machine's),
+peak RSS and peak CUDA memory (:class:`benchlib.PeakMemory`), and the content
 and style losses of the written frames measured with the metrics' fixed backbone
 (:func:`styleflow.eval.metrics.metric_meter`, VGG16) after scaling output and content frames to one
 **analysis height** (``--analysis-height``, default 256), so losses at different sizes compare:
@@ -76,51 +82,68 @@ def measure(outputs: list[Path], contents: list[Path], meter: Any, height: int) 
     return {"content_loss": statistics.fmean(content), "style_loss": statistics.fmean(style)}
 
 
-#: The multi-scale path's settings on top of the variant: coarse-to-fine with two levels for every
-#: frame, later frames too (their warped start and temporal term at each level).
-MULTISCALE = {"coarse_to_fine": 2, "coarse_to_fine_later": True}
+def multiscale(height: int) -> dict[str, Any]:
+    """The multi-scale path's settings on top of the variant at ``height`` px: coarse-to-fine with
+    ``auto``'s levels (at least 2) for every frame, later frames too (their warped start and
+    temporal term at each level)."""
+    from styleflow.optim.pyramid import auto_levels
+
+    return {"coarse_to_fine": max(2, auto_levels(height)), "coarse_to_fine_later": True}
+
+
+#: The direct path's settings: full size only (the default before ``coarse_to_fine: auto``).
+DIRECT = {"coarse_to_fine": 1}
 
 
 def optimise(a: argparse.Namespace, clip: Any, style: Path, out: Path, device: torch.device,
              extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The optimisation path at one height (``extra``: variant settings on top, e.g.
-    :data:`MULTISCALE`): timings, iterations, peak memory."""
+    """The optimisation path at one height (``extra``: settings on top, e.g. :func:`multiscale`;
+    image options go to ``options``, variant fields to the variant): timings, iterations, peak memory."""
+    from styleflow.options.registry import options as scope_options
     from styleflow.video.sequence import stylize_clip
 
     variant: Any = a.variant
+    image_names = {o.name for o in scope_options("image")} - {"iterations"}
+    extra = {**({"coarse_iterations": a.coarse_iterations} if a.coarse_iterations else {}), **(extra or {})}
+    image_extra = {k: v for k, v in extra.items() if k in image_names}
+    video_extra = {k: v for k, v in (extra or {}).items() if k not in image_names}
     budgets = {k: v for k, v in (("first_iterations", a.first_iterations), ("iterations", a.iterations)) if v}
-    if budgets or extra:
-        variant = {"base": a.variant, **budgets, **(extra or {})}
-    options = {"preset": a.preset, "weights": a.weights, "backbone": a.backbone}
+    if budgets or video_extra:
+        variant = {"base": a.variant, **budgets, **video_extra}
+    options = {"preset": a.preset, "weights": a.weights, "backbone": a.backbone, **image_extra}
     with PeakMemory(device) as mem:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         stylize_clip(clip, [style], out, variant=variant, options=options, device=str(device), progress=a.progress)
-        wall = time.perf_counter() - t
+        wall, cpu = time.perf_counter() - t, time.process_time() - cpu
     rows = _rows(out)
     first_s, later_s = _split([float(r["seconds"]) for r in rows])
     first_i, later_i = _split([float(r["iterations"]) for r in rows])
     return {"first_s": first_s, "later_s": later_s, "first_iterations": first_i, "later_iterations": later_i,
-            "wall_s": wall, "peak_rss_mib": mem.rss_mib, "peak_cuda_mib": mem.cuda_mib}
+            "wall_s": wall, "cpu_s": cpu, "peak_rss_mib": mem.rss_mib, "peak_cuda_mib": mem.cuda_mib}
 
 
-def apply_network(model: Any, frames: list[Path], out: Path, device: torch.device) -> dict[str, Any]:
-    """The network path at one height, frame by frame (the first call includes the warm-up)."""
+def apply_network(model: Any, frames: list[Path], out: Path, device: torch.device,
+                  scale: float | str = "auto") -> dict[str, Any]:
+    """The network path at one height and input ``scale``, frame by frame (the first call includes
+    the warm-up)."""
     from styleflow.ff.infer import stylize_image
 
     out.mkdir(parents=True, exist_ok=True)
     seconds = []
+    cpu = time.process_time()
     with PeakMemory(device) as mem:
         for p in frames:
             image = read_image(p)
             t = time.perf_counter()
-            result = stylize_image(model, image, device)
+            result = stylize_image(model, image, device, scale)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             seconds.append(time.perf_counter() - t)
             write_image(out / p.name, result)
+    cpu = time.process_time() - cpu  # includes reading and writing the frames
     first_s, later_s = _split(seconds)
     return {"first_s": first_s, "later_s": later_s, "first_iterations": 0, "later_iterations": 0,
-            "wall_s": sum(seconds), "peak_rss_mib": mem.rss_mib, "peak_cuda_mib": mem.cuda_mib}
+            "wall_s": sum(seconds), "cpu_s": cpu, "peak_rss_mib": mem.rss_mib, "peak_cuda_mib": mem.cuda_mib}
 
 
 def write_crop(out: Path, content: Path, outputs: list[Path], side: int = 512) -> None:
@@ -179,11 +202,14 @@ def run(a: argparse.Namespace) -> dict[str, Any]:
         paths = {}
         if not a.no_optimisation:
             paths["optimisation"] = optimise(a, clip, style, work / f"optimisation-h{h}", device)
+            if a.direct:
+                paths["direct"] = optimise(a, clip, style, work / f"direct-h{h}", device, DIRECT)
             if a.multiscale:
-                coarse = {"coarse_iterations": a.coarse_iterations} if a.coarse_iterations else {}
-                paths["multiscale"] = optimise(a, clip, style, work / f"multiscale-h{h}", device, {**MULTISCALE, **coarse})
+                paths["multiscale"] = optimise(a, clip, style, work / f"multiscale-h{h}", device, multiscale(h))
         if model is not None:
-            paths["network"] = apply_network(model, frames, work / f"network-h{h}", device)
+            for scale in a.model_scales:
+                name = "network" if scale == "auto" else f"network@{scale:g}"
+                paths[name] = apply_network(model, frames, work / f"{name}-h{h}", device, scale)
         for name, r in paths.items():
             outs = [work / f"{name}-h{h}" / p.name for p in frames]
             r.update(measure(outs, frames, meter, a.analysis_height))
@@ -207,10 +233,21 @@ def render(r: dict[str, Any]) -> str:
         head += f"\nnetwork trained here: {t['train_steps']} steps in {t['train_seconds']:.1f} s ({t['steps_per_s']:.2f} steps/s)"
     body = [[f"{x['width']}x{x['height']}{' (up)' if x['upscaled'] else ''}", x["path"], fmt(x["first_s"]), fmt(x["later_s"]),
              f"{fmt(x['first_iterations'], '.0f')} / {fmt(x['later_iterations'], '.1f')}",
+             fmt(x["cpu_s"] / x["wall_s"] if x["wall_s"] else None, ".2f"),
              fmt(x["peak_rss_mib"], ".0f"), fmt(x["peak_cuda_mib"], ".0f"),
              fmt(x["content_loss"]), fmt(x["style_loss"])] for x in r["rows"]]
     return head + "\n\n" + table(["size (up: enlarged)", "path", "s first", "s later", "iterations first / later",
-                                  "peak RSS MiB", "peak CUDA MiB", "content", "style"], body)
+                                  "CPU s / wall s", "peak RSS MiB", "peak CUDA MiB", "content", "style"], body)
+
+
+def _scale(text: str) -> float | str:
+    """A ``--model-scales`` value: ``auto`` or a number in (0, 1]."""
+    if text == "auto":
+        return text
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text}: expected auto or a number in (0, 1]")
+    return value
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -233,9 +270,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--blocks", type=int, default=3, help="its residual blocks (default 3)")
     p.add_argument("--no-network", action="store_true", help="optimisation only")
     p.add_argument("--no-optimisation", action="store_true", help="network only")
+    p.add_argument("--direct", action="store_true", help="also the optimisation at full size only (coarse_to_fine 1)")
     p.add_argument("--multiscale", action="store_true",
-                   help="also the optimisation coarse-to-fine (2 levels) for every frame, later frames too")
-    p.add_argument("--coarse-iterations", type=int, help="multiscale: budget of the coarse level (default: the preset's)")
+                   help="also the optimisation coarse-to-fine (auto's levels, at least 2) for every frame, later frames too")
+    p.add_argument("--model-scales", nargs="+", type=_scale, default=["auto"], metavar="S",
+                   help="the network's input scales: auto (default) or numbers in (0, 1]; one row each")
+    p.add_argument("--coarse-iterations", type=int, help="budget of each coarse level (default: the preset's)")
     p.add_argument("--crops", metavar="DIR", help="write crop-h{H}.png per height: the centre 512-px crop of the "
                    "last frame, content then each path, side by side at full size")
     p.add_argument("--analysis-height", type=int, default=256, help="height losses are measured at (default 256)")

@@ -8,6 +8,8 @@ from typing import Any
 
 from benchlib import fmt, table
 
+from styleflow.optim.pyramid import auto_levels
+
 
 def format_report(result: dict[str, Any]) -> str:
     """The benchmark's printed report (Markdown tables)."""
@@ -25,8 +27,9 @@ def format_report(result: dict[str, Any]) -> str:
     for name, p in result["protocols"].items():
         stop = f"stop when the loss fell < {p['tol']:g} (relative) over {p['window']} iterations" if p["tol"] > 0 \
             else "no early stop"
-        pyramid = "full size only" if p["coarse_to_fine"] == 1 else (
-            f"coarse-to-fine {p['coarse_to_fine']} levels for frames started from content (coarse budget "
+        levels = auto_levels(int(c["height"])) if p["coarse_to_fine"] == "auto" else p["coarse_to_fine"]
+        pyramid = "full size only" if levels == 1 else (
+            f"coarse-to-fine {levels} levels for frames started from content (coarse budget "
             f"{p['coarse_iterations'] if p['coarse_iterations'] is not None else 'the same'})")
         lines.append(f"{name}: variant {p['variant']} (init {p['init']}, temporal weight {p['temporal_weight']:g}), "
                      f"budget {p['first_iterations']} first / {p['iterations']} later, {stop}, {pyramid}, "

@@ -78,7 +78,7 @@ def test_cli_values_are_checked_by_the_registry(capsys: pytest.CaptureFixture[st
     with pytest.raises(SystemExit) as info:  # when the command line is read, before any work
         parser.parse_args(["image", "c.png", "s.png", "-o", "o.png", "--coarse-to-fine", "9"])
     assert info.value.code == 2
-    assert "argument --coarse-to-fine: expected a whole number from 1 to 5, got 9" in capsys.readouterr().err
+    assert "argument --coarse-to-fine: expected a whole number from 1 to 5 or auto, got 9" in capsys.readouterr().err
     args = parser.parse_args(["image", "c.png", "s.png", "-o", "o.png", "--divergence-factor", "3", "--no-recolor-start"])
     s = settings_from(args.preset, settings_overrides(args))
     assert s.divergence_factor == 3.0 and s.recolor_start is False and s.tol == PRESETS["gatys"].get("tol", 0.005)
@@ -102,7 +102,7 @@ def test_schema_holds_no_second_list_of_options() -> None:
     [
         ({"options": {"tol_x": 0.1}}, "options: option 'tol_x': unknown key; did you mean 'tol'?"),
         ({"options": {"stylee_weight": 1}}, "did you mean 'style_weight'?"),
-        ({"options": {"coarse_to_fine": 6}}, "options: coarse_to_fine: expected a whole number from 1 to 5, got 6"),
+        ({"options": {"coarse_to_fine": 6}}, "options: coarse_to_fine: expected a whole number from 1 to 5 or auto, got 6"),
         ({"options": {"style_weight": "1e5"}}, "style_weight: expected a number >= 0, got '1e5'"),
         ({"options": {"tv_weight": float("nan")}}, "tv_weight: expected a number >= 0, got nan"),
         ({"options": {"lr": 0}}, "lr: expected a number > 0 (or null), got 0"),

@@ -8,7 +8,8 @@ from styleflow.errors import StyleflowError
 from styleflow.ff.infer import stylize_file_with_model
 from styleflow.optim.stylize_image import check_output, stylize_file
 from styleflow.options.presets import DEFAULT_PRESET, PRESETS
-from styleflow.options.flags import add_flags, cli_number, flag_values
+from styleflow.options.flags import add_flags, cli_number, cli_option_type, flag_values
+from styleflow.options.registry import option
 from styleflow.options.settings import settings_from
 
 
@@ -40,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, metavar="H",
                    help="output height in pixels (default 256; with --model the content's own height)")
     p.add_argument("--model", metavar="M.pt", help="stylise in one pass with a network from `styleflow train`")
+    scale = option("model_scale", "video")
+    p.add_argument("--model-scale", dest="model_scale", type=cli_option_type(scale), default="auto", metavar="S",
+                   help=f"with --model: {scale.help} (default: auto)")
     p.add_argument("--init-image", metavar="PATH", help="start from this image instead")
     add_style_options(p, "image")
     return p
@@ -50,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
     if args.model:
 
         rec = stylize_file_with_model(args.content, args.output, args.model, size=args.size, styles=args.styles,
-                                      device=args.device)
-        print(f"wrote {args.output} ({rec['width']}x{rec['height']}, one forward pass, {rec['seconds']:.2f} s)")
+                                      device=args.device, scale=args.model_scale)
+        print(f"wrote {args.output} ({rec['width']}x{rec['height']}, one forward pass at input scale "
+              f"{rec['model_scale']:.3g}, {rec['seconds']:.2f} s)")
         return 0
     if not args.styles:
         raise StyleflowError("image: give at least one STYLE image (or --model M.pt)")

@@ -18,6 +18,7 @@ import torch
 from styleflow.errors import StyleflowError
 from styleflow.ff.data import file_digest
 from styleflow.ff.model import Model, load_model
+from styleflow.ff.scale import at_scale, resolve_model_scale, training_height
 from styleflow.ff.tiles import apply_tiled, frames_per_pass
 from styleflow.io.atomic import write_json
 from styleflow.io.images import check_size, read_image, resize_to_height, write_image
@@ -54,12 +55,22 @@ def inference_precision(device: torch.device) -> str:
     return "bfloat16" if inference_dtype(device) else "float32"
 
 
-def run_batch(model: Model, images: Sequence[np.ndarray], device: torch.device) -> list[np.ndarray]:
+def run_batch(model: Model, images: Sequence[np.ndarray], device: torch.device,
+              scale: float | str | None = 1.0) -> list[np.ndarray]:
     """Stylise same-sized ``(H, W, 3)`` float32 images, as many per forward pass as the memory
     budget allows; frames whose whole-frame activations alone would exceed it go one by one through
     overlapping tiles that share one set of normalisation statistics (:mod:`styleflow.ff.tiles`:
-    no seams)."""
+    no seams). ``scale``: the network's input scale (``model_scale``: a number in (0, 1] or
+    ``"auto"``, :func:`styleflow.ff.scale.resolve_model_scale`); the network runs on the images
+    resized by it and its results are resized back (1: as they are)."""
+    if not images:
+        return []
+    factor = resolve_model_scale(scale, images[0].shape[0], training_height(model))
+    return at_scale(lambda batch: _forward(model, batch, device), images, factor)
 
+
+def _forward(model: Model, images: Sequence[np.ndarray], device: torch.device) -> list[np.ndarray]:
+    """:func:`run_batch` at the images' own size."""
     x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous().to(device)
     dtype = inference_dtype(device)
     per_pass = frames_per_pass(model.net, x.shape[2], x.shape[3], device)
@@ -71,11 +82,13 @@ def run_batch(model: Model, images: Sequence[np.ndarray], device: torch.device) 
     return list(y.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy())
 
 
-def stylize_image(model: Model, image: np.ndarray, device: str | torch.device = "auto") -> np.ndarray:
-    """``(H, W, 3)`` float32 RGB in [0, 1] → the stylised image, same size."""
+def stylize_image(model: Model, image: np.ndarray, device: str | torch.device = "auto",
+                  scale: float | str | None = 1.0) -> np.ndarray:
+    """``(H, W, 3)`` float32 RGB in [0, 1] → the stylised image, same size (``scale``: the input
+    scale, see :func:`run_batch`)."""
     dev = resolve_device(device)
     model.net.to(dev)
-    return run_batch(model, [image], dev)[0]
+    return run_batch(model, [image], dev, scale)[0]
 
 
 def stylize_file_with_model(
@@ -85,10 +98,12 @@ def stylize_file_with_model(
     size: int | None = None,
     styles: Sequence[str | os.PathLike[str]] | None = None,
     device: str = "auto",
+    scale: float | str | None = "auto",
 ) -> dict[str, Any]:
     """``styleflow image CONTENT --model M.pt -o OUT``: write OUT and the OUT.json record.
 
-    ``size``: output height (None: the content's own); ``styles``, when given, must be the model's.
+    ``size``: output height (None: the content's own); ``styles``, when given, must be the model's;
+    ``scale``: the network's input scale (``--model-scale``; :func:`run_batch`).
     """
 
     out_path = check_output(out)
@@ -100,7 +115,8 @@ def stylize_file_with_model(
     if size is not None:
         img = resize_to_height(img, check_size(size))
     t0 = time.perf_counter()
-    result = run_batch(m, [img], dev)[0]
+    factor = resolve_model_scale(scale, img.shape[0], training_height(m))
+    result = run_batch(m, [img], dev, factor)[0]
     seconds = time.perf_counter() - t0
     write_image(out_path, result)
     rec = m.record
@@ -108,7 +124,7 @@ def stylize_file_with_model(
         "output": str(out_path), "content": str(content), "model": str(m.path),
         "styles": [s["path"] for s in rec.get("styles", [])], "style_weights": rec.get("style_weights"),
         "height": img.shape[0], "width": img.shape[1], "device": str(dev),
-        "precision": inference_precision(dev),
+        "precision": inference_precision(dev), "model_scale": factor,
         **(rec.get("backbone") or {}),
         "training": {k: rec.get(k) for k in ("settings", "steps_done", "seconds", "parameters")},
         "iterations": 0, "seconds": round(seconds, 4), "environment": environment(),

@@ -1,4 +1,5 @@
-"""Coarse-to-fine: the sizes of the image pyramid, and masks resized to a level.
+"""Coarse-to-fine: the sizes of the image pyramid, how many levels ``coarse_to_fine: auto`` takes
+at a given size, and masks resized to a level.
 
 Sizes are ``(H, W)`` in pixels; masks ``(H, W)`` float32 in [0, 1].
 """
@@ -11,6 +12,29 @@ import numpy as np
 #: Coarse levels whose shorter side would fall below this many pixels are skipped; the style
 #: images are never scaled below it either.
 MIN_LEVEL_SIDE = 32
+
+#: ``coarse_to_fine: auto`` halves the image until its height is at most this many pixels: the
+#: preset was tuned at 128-256 px, where the style's strokes (the backbone's receptive field, in
+#: pixels) have the painting's size relative to the frame; a coarsest level of at most this height
+#: lays them out at that scale and the finer levels add detail (docs/performance.md, "Which
+#: defaults apply at which size"). 1 level up to this height, 2 up to twice it (720p: 360 px), 3
+#: up to four times it (1080p: 270 px).
+AUTO_COARSEST = 384
+
+
+def auto_levels(height: int) -> int:
+    """Pyramid levels ``coarse_to_fine: auto`` uses for an image ``height`` pixels high: the fewest
+    whose coarsest level is at most :data:`AUTO_COARSEST` pixels high (1 at the default grid's
+    96 px and up to 384 px; at most 5, the option's maximum)."""
+    levels = 1
+    while levels < 5 and height / 2 ** (levels - 1) > AUTO_COARSEST:
+        levels += 1
+    return levels
+
+
+def resolve_levels(setting: int | str, size: tuple[int, int]) -> int:
+    """The ``coarse_to_fine`` setting (a number of levels, or ``"auto"``) as levels for ``size`` (H, W)."""
+    return auto_levels(size[0]) if setting == "auto" else int(setting)
 
 
 def level_sizes(size: tuple[int, int], levels: int) -> list[tuple[int, int]]:

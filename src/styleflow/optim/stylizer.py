@@ -36,7 +36,7 @@ from styleflow.loss.objective import Objective
 from styleflow.optim import precision as _precision
 from styleflow.optim.descent import WARMUP_ITERATIONS, ProgressCallback, descend
 from styleflow.optim.precision import auto_precision, native_bfloat16, resolve_device  # noqa: F401 (public here too)
-from styleflow.optim.pyramid import MIN_LEVEL_SIDE, level_sizes, resize_mask
+from styleflow.optim.pyramid import MIN_LEVEL_SIDE, level_sizes, resize_mask, resolve_levels
 from styleflow.options.registry import temporal_on
 from styleflow.options.settings import StyleSettings
 
@@ -192,7 +192,7 @@ class Stylizer:
         init: np.ndarray | None = None,
         temporal: Sequence[TemporalTerm] = (),
         iterations: int | None = None,
-        coarse_to_fine: int | None = None,
+        coarse_to_fine: int | str | None = None,
         callback: ProgressCallback | None = None,
         warm: bool = False,
         style_floor: tuple[float, float] | None = None,
@@ -206,7 +206,8 @@ class Stylizer:
             init: (H, W, 3) starting image; None → from ``settings.init`` (content or seeded noise).
             temporal: temporal terms (video); their images and masks have the content's size.
             iterations: budget at full size (default ``settings.iterations``).
-            coarse_to_fine: pyramid levels (default ``settings.coarse_to_fine``).
+            coarse_to_fine: pyramid levels, or ``"auto"`` (:func:`~styleflow.optim.pyramid.auto_levels`;
+                default ``settings.coarse_to_fine``).
             callback: called after every iteration with a dict (level, levels, iteration, budget, losses).
             warm: ``init`` is already a stylisation (e.g. the previous video frame, warped): stop
                 with ``settings.warm_tol`` / ``warm_window`` instead of ``tol`` / ``window``.
@@ -228,7 +229,8 @@ class Stylizer:
         start = time.perf_counter()
         self.choose_precision()
         budget = s.iterations if iterations is None else iterations
-        levels = level_sizes(content.shape[:2], s.coarse_to_fine if coarse_to_fine is None else coarse_to_fine)
+        setting = s.coarse_to_fine if coarse_to_fine is None else coarse_to_fine
+        levels = level_sizes(content.shape[:2], resolve_levels(setting, content.shape[:2]))
         if s.preserve_colors:
             original_content = content
             if self._luminance_reference is None:

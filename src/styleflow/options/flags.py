@@ -29,6 +29,8 @@ def parse_text(opt: Option, text: str) -> Any:
     ``1,2,4``; ``layers`` as ``relu4_2`` or ``relu1_1=0.5,relu2_1=0.5`` (layers without ``=W``
     share a weight of 1 equally). Raises a one-line StyleflowError naming the option."""
     value: Any = text
+    if opt.auto and text == "auto":
+        return value
     try:
         if opt.kind == "int":
             value = int(text)
@@ -57,6 +59,12 @@ def _cli_type(opt: Option) -> Callable[[str], Any]:
 
     parse.__name__ = opt.kind
     return parse
+
+
+def cli_option_type(opt: Option) -> Callable[[str], Any]:
+    """argparse ``type=`` of registry option ``opt`` for a flag :func:`add_flags` does not make
+    (e.g. ``styleflow image --model-scale``, a video option): parsed and checked as the others."""
+    return _cli_type(opt)
 
 
 def cli_number(kind: str, minimum: float | None = None, maximum: float | None = None, *,

@@ -63,6 +63,8 @@ class Option:
         minimum, maximum: inclusive bounds of a number; ``exclusive_minimum`` makes the lower one strict.
         choices: the allowed strings; with ``open_choices`` other strings (e.g. a file path) pass too.
         nullable: None is allowed (it means "see help").
+        auto: the string ``auto`` is allowed too (a number: ``int`` / ``float``): the value is chosen
+            where the option acts, from the size of the image (e.g. ``coarse_to_fine``).
         cli: ``"both"`` (``styleflow image`` and ``video``), ``"image"`` (``image`` only), ``"video"``
             (``video`` only: the variant's options, which override ``--variant``'s values) or None.
         metavar, cli_choices: command-line presentation (``cli_choices`` narrows ``choices``).
@@ -79,6 +81,7 @@ class Option:
     choices: tuple[str, ...] | None = None
     open_choices: bool = False
     nullable: bool = False
+    auto: bool = False
     cli: str | None = "both"
     metavar: str | None = None
     cli_choices: tuple[str, ...] | None = None
@@ -111,7 +114,7 @@ class Option:
                     else f"{noun} {lo} and <= {self.maximum:g}"
             else:
                 text = f"{noun} {lo}" if lo else noun
-        return text + (" (or null)" if self.nullable else "")
+        return text + (" or auto" if self.auto else "") + (" (or null)" if self.nullable else "")
 
 
 def _o(name: str, kind: str, default: Any, help: str, **kw: Any) -> Option:
@@ -157,8 +160,9 @@ OPTIONS: tuple[Option, ...] = (
     _o("warm_tol", "float", 0.02, "`tol` for starts from an earlier stylisation (later video frames, later "
        "passes); null: `tol`", minimum=0, nullable=True),
     _o("warm_window", "int", 8, "`window` for those starts; null: `window`", minimum=1, nullable=True),
-    _o("coarse_to_fine", "int", 1, "pyramid levels, each half the size of the next (1: full size only)",
-       minimum=1, maximum=5, metavar="LEVELS"),
+    _o("coarse_to_fine", "int", "auto", "pyramid levels, each half the size of the next (1: full size only); auto: "
+       "the fewest whose coarsest is at most 384 px high (1 up to 384 px, 2 at 720p, 3 at 1080p)",
+       minimum=1, maximum=5, auto=True, metavar="LEVELS"),
     _o("coarse_iterations", "int", 100, "budget per coarser pyramid level; null: `iterations`", minimum=0,
        nullable=True, metavar="N"),
     _o("init", "str", "content", "start image: content, seeded noise, or an image given with it",
@@ -198,6 +202,10 @@ OPTIONS: tuple[Option, ...] = (
        "model its output starts those frames; on `styleflow video` without them every frame is one pass of it "
        "(STYLE must be the style it was trained on; docs/feedforward.md)", scope="video", nullable=True, cli="video",
        metavar="M.pt"),
+    _o("model_scale", "float", "auto", "the network's input scale: it runs on frames resized by this and its "
+       "output is resized back, so its strokes keep the size they had at its training height; auto: 1 up to "
+       "384 px (or the training height), above that the frame at that height (0.53 at 720p)", scope="video",
+       minimum=0, maximum=1, exclusive_minimum=True, auto=True, cli="video", metavar="S"),
     _o("temporal_weight", "float", 0.0, "γ, weight of the temporal loss (0: off)", scope="video", minimum=0, cli="video"),
     _o("long_term", "offsets", [1], "offsets of the earlier frames the temporal loss uses, closest first",
        scope="video", cli="video", metavar="D,..."),
@@ -261,6 +269,8 @@ def check_value(opt: Option, value: Any, where: str = "") -> Any:
         if opt.nullable:
             return None
         raise bad()
+    if opt.auto and value == "auto":
+        return value
     if opt.kind in ("float", "int"):
         if not _is_number(value, opt.kind == "int") or value != value:  # NaN is no number here
             raise bad()
@@ -344,7 +354,7 @@ def settings_class(name: str, scope: str, base: type, doc: str, module: str) -> 
 
     fields = []
     for o in options(scope):
-        kind = _ANNOTATIONS[o.kind]
+        kind = _ANNOTATIONS[o.kind] | str if o.auto else _ANNOTATIONS[o.kind]
         fields.append((o.name, kind | None if o.nullable else kind, field(default_factory=o.default_value)))
     cls = make_dataclass(name, fields, bases=(base,), namespace={"__doc__": doc})
     cls.__module__ = module

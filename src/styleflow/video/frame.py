@@ -115,7 +115,7 @@ def start(ctx: FrameContext) -> tuple[str, np.ndarray, int, int | None]:
     elif mode == "random":
         init = noise(content.shape, ctx.seed, ctx.k)
     elif mode == "model":  # the feed-forward network's stylisation (styleflow.ff)
-        init = stylize_image(ctx.ff_model, content, ctx.stylizer.device)
+        init = stylize_image(ctx.ff_model, content, ctx.stylizer.device, ctx.video.model_scale)
     elif mode == "prev":
         init = ctx.store.load(ctx.nearest)
     else:  # prev_warped: trust the warp where the mask does; elsewhere disocclusion_fill

@@ -174,7 +174,8 @@ def stylize_video(
                             flow_format=flow_format, need_flow=keep_flow or not finished)
         meta = read_meta(clip.frames)
         if loaded is not None:
-            record = stylize_frames(loaded, clip.frames, run_dir, device=device, progress=progress)
+            record = stylize_frames(loaded, clip.frames, run_dir, device=device, progress=progress,
+                                    scale=run.video.model_scale)
         else:
             record = stylize_clip(
                 clip, styles, run_dir, style_weights=style_weights, variant=variant, first_iterations=first_iterations,

@@ -67,10 +67,12 @@ def stylize_into(
     desc: str = "feedforward",
     shot_start: int | None = None,
     plan: str | None = None,
+    scale: float | str | None = 1.0,
 ) -> None:
     """Stylise ``frames`` (frame number → content file) into ``out_dir`` as ``frame_NNNNNN.png``
     with per-frame records (:class:`styleflow.video.store.FrameStore`); frames already there are
-    kept (resume). ``shot_start``: the first frame of their shot (recorded as the optimisation does)."""
+    kept (resume). ``shot_start``: the first frame of their shot (recorded as the optimisation does);
+    ``scale``: the network's input scale (``model_scale``, :func:`styleflow.ff.infer.run_batch`)."""
     size = batch or (4 * DEFAULT_BATCH if device.type == "cuda" else DEFAULT_BATCH)
     store = FrameStore(Path(out_dir), plan=plan)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
@@ -81,7 +83,7 @@ def stylize_into(
         for i in range(0, len(todo), size):
             ks = todo[i:i + size]
             t = time.perf_counter()
-            outs = run_batch(model, [read_image(frames[k]) for k in ks], device)
+            outs = run_batch(model, [read_image(frames[k]) for k in ks], device, scale)
             per_frame = (time.perf_counter() - t) / len(ks)
             for k, img in zip(ks, outs):
                 first = shot_start is not None and k == shot_start
@@ -102,10 +104,12 @@ def stylize_frames(
     device: str | torch.device = "auto",
     progress: bool = True,
     max_frames: int | None = None,
+    scale: float | str | None = "auto",
 ) -> dict[str, Any]:
     """Stylise every frame of ``frames_dir`` into ``out_dir`` (``styleflow video --model``): frames,
     ``frames.csv`` and ``run.json`` (returned), as an optimisation run's. The folder keeps a
-    signature of the model and the frames; frames made otherwise are discarded, not resumed."""
+    signature of the model, the frames and ``scale`` (the input scale, ``--model-scale``); frames
+    made otherwise are discarded, not resumed."""
     t0 = time.perf_counter()
     dev = resolve_device(device)
     m = model if isinstance(model, Model) else load_model(model, dev)
@@ -114,9 +118,9 @@ def stylize_frames(
     out = Path(out_dir)
     start_or_resume(out, {"model": str(m.path), "model_steps": m.record.get("steps_done"),
                           "model_seconds": m.record.get("seconds"), "frames": str(frames_dir),
-                          "n": len(paths), "styleflow": __version__})
+                          "n": len(paths), "styleflow": __version__, "model_scale": scale})
     stylize_into(m, {k: p for k, p in enumerate(paths, start=1)}, out, dev, batch=batch, progress=progress,
-                 shot_start=1)
+                 shot_start=1, scale=scale)
     store = FrameStore(out)
     rows = [{c: store.record(k).get(c) for c in CSV_COLUMNS} | {"passes": 1} for k in range(1, len(paths) + 1)]
     write_rows(out / "frames.csv", rows, CSV_COLUMNS)
@@ -130,6 +134,7 @@ def stylize_frames(
         "settings": rec.get("style_settings"),
         "frames": len(paths),
         "frames_dir": str(frames_dir),
+        "model_scale": scale,
     }, digits=4)
     write_json(out / "run.json", record)
     return record
@@ -145,7 +150,7 @@ def network_shot(clip: Any, styles: Sequence[str | os.PathLike[str]], out: Path,
     check_styles(model, styles)
     desc = name if shot.first == 1 and shot.last == n else f"{name} {shot.name}"
     stylize_into(model, {k: clip.frame(k) for k in shot.frames}, out, dev, progress=progress, desc=desc,
-                 shot_start=shot.first, plan=plan)
+                 shot_start=shot.first, plan=plan, scale=video.model_scale)
     rows = frame_rows([FrameStore(out)], shot.frames)
     record = network_run_record(model, dev, rows, t_start, {
         "variant": name, "video_settings": video.as_dict(), "preset": preset, "settings": settings.as_dict(),
