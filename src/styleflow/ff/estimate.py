@@ -2,8 +2,9 @@
 
 Training: a few steps of the real objective timed on a copy of the network (forward and backward,
 no update; the first is a warm-up). Keyframes (``--keyframes``): the optimisation of one frame
-from the content with the ``gatys`` preset, scaled by pixels from :data:`KEYFRAME_SECONDS_PER_MPIX`
-(measured on this project's 2-core CPU; a GPU is much faster, so the figure is an upper bound there).
+from the content, L-BFGS iterations times pixels times :data:`KEYFRAME_SECONDS_PER_MPIX_ITERATION`
+(measured on this project's 2-core CPU; a GPU is much faster, so the figure is an upper bound there;
+a preset's early stop can end sooner than its budget, so it is an upper bound on the CPU too).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-#: Seconds to optimise one keyframe (gatys preset, from the content, its own stopping rule) per
-#: megapixel on the 2-core Xeon of docs/feedforward.md ("Few-shot"), float32 backbone.
-KEYFRAME_SECONDS_PER_MPIX = 900.0
+#: Seconds per L-BFGS iteration per megapixel of a keyframe (gatys preset, VGG backbone, float32)
+#: on 2 idle cores of the Xeon of docs/feedforward.md ("Few-shot"): the process's CPU seconds / 2.
+KEYFRAME_SECONDS_PER_MPIX_ITERATION = 20.0
 
 
 def time_steps(step_loss: Callable[[torch.nn.Module, int], tuple[torch.Tensor, Any]], net: torch.nn.Module,
@@ -35,21 +36,24 @@ def time_steps(step_loss: Callable[[torch.nn.Module, int], tuple[torch.Tensor, A
     return float(np.mean(times[1:])) if len(times) > 1 else times[0]
 
 
-def keyframe_seconds(frames: Sequence[np.ndarray], cache: Path) -> tuple[int, float]:
-    """``(to optimise, expected seconds)`` for keyframes ``frames`` (``(H, W, 3)``), those cached in
-    ``cache`` (a resumed run) not counted."""
+def keyframe_seconds(frames: Sequence[np.ndarray], cache: Path, iterations: int) -> tuple[int, float]:
+    """``(to optimise, expected seconds)`` for keyframes ``frames`` (``(H, W, 3)``) of ``iterations``
+    L-BFGS iterations each, those cached in ``cache`` (a resumed run) not counted."""
     from styleflow.ff.keyframes import frame_digest
 
     todo = [f for f in frames if not (cache / f"key_{frame_digest(f)}.png").is_file()]
-    return len(todo), sum(f.shape[0] * f.shape[1] / 1e6 * KEYFRAME_SECONDS_PER_MPIX for f in todo)
+    return len(todo), sum(f.shape[0] * f.shape[1] / 1e6 * iterations * KEYFRAME_SECONDS_PER_MPIX_ITERATION
+                          for f in todo)
 
 
 def announce(out: Path, s: Any, net: torch.nn.Module, step_loss: Callable, start: int,
-             key_frames: Sequence[np.ndarray], cache: Path, progress: bool) -> dict[str, float] | None:
-    """Print (when ``progress``) and return the expected seconds of the keyframes and the training."""
+             key_frames: Sequence[np.ndarray], cache: Path, key_iterations: int, progress: bool
+             ) -> dict[str, float] | None:
+    """Print (when ``progress``) and return the expected seconds of the keyframes (``key_iterations``
+    each) and the training."""
     if not progress:
         return None
-    todo, key_s = keyframe_seconds(key_frames, cache)
+    todo, key_s = keyframe_seconds(key_frames, cache, key_iterations)
     per_step = time_steps(step_loss, net, start)
     train_s = per_step * (s.steps - start)
     parts = []

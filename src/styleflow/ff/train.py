@@ -299,7 +299,8 @@ def train(
     from styleflow.ff.estimate import announce
 
     key_cache = Path(keyframe_cache) if keyframe_cache is not None else work / "keyframes"
-    announce(out, s, net, step_loss, start, key_frames if s.keyframes else [], key_cache, progress)
+    announce(out, s, net, step_loss, start, key_frames if s.keyframes else [], key_cache,
+             s.keyframe_iterations or stylizer.settings.iterations, progress)
     if s.keyframes:
         from styleflow.ff.keyframes import load_targets
 
