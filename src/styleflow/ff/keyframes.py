@@ -38,6 +38,15 @@ from styleflow.io.images import read_image, write_image
 from styleflow.io.layout import ClipPaths, list_frames
 
 
+def loss_weights(keyframes: int, content_weight: float | None, style_weight: float | None,
+                 preset: Any) -> tuple[float, float]:
+    """α, β of the training's perceptual terms: the options' or else the ``preset`` settings'; with
+    keyframes the options' alone (default 0: the keyframes' targets carry the style)."""
+    if keyframes:
+        return float(content_weight or 0.0), float(style_weight or 0.0)
+    return preset.content_weight, preset.style_weight
+
+
 def keyframe_numbers(n: int, k: int) -> list[int]:
     """The 1-based frame numbers of ``k`` keyframes of an ``n``-frame clip: the centres of ``k``
     equal spans (all frames when ``k >= n``)."""

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 from styleflow.errors import StyleflowError
 from styleflow.ff.data import TrainingData, expand_sources, file_digest
+from styleflow.ff.keyframes import loss_weights
 from styleflow.ff.model import read_blob, save_model
 from styleflow.ff.net import ARCHITECTURE, NetConfig, TransformNet, parameter_count
 from styleflow.io.atomic import atomic_path, write_text
@@ -121,14 +122,6 @@ def _style_settings(s: TrainSettings):
     if s.style_weight is not None and not s.keyframes:
         overrides["style_weight"] = s.style_weight
     return settings_from(s.preset, overrides)
-
-
-def _loss_weights(s: TrainSettings, stylizer: Stylizer) -> tuple[float, float]:
-    """α, β of the training's perceptual terms: the preset's (or the options'); with keyframes the
-    options' alone (default 0: the keyframes' targets carry the style)."""
-    if s.keyframes:
-        return float(s.content_weight or 0.0), float(s.style_weight or 0.0)
-    return stylizer.settings.content_weight, stylizer.settings.style_weight
 
 
 class PerceptualLoss:
@@ -258,7 +251,7 @@ def train(
         key_frames = [read_image(f) for f in key_files]
         keys = KeyframeTargets(key_frames, key_frames, s.crop or s.size)
     loss = PerceptualLoss(stylizer, s.size)
-    alpha, beta = _loss_weights(s, stylizer)
+    alpha, beta = loss_weights(s.keyframes, s.content_weight, s.style_weight, stylizer.settings)
     perceptual = alpha > 0 or beta > 0
     # The backbone runs in the stylizer's precision (bfloat16 where native). The network itself
     # runs in bfloat16 only on CUDA: on the CPU its small-channel convolutions and instance norms
