@@ -63,6 +63,10 @@ def run_clip(a: argparse.Namespace, name: str) -> dict:
                       content_weight=a.content_weight, style_weight=a.style_weight,
                       checkpoint_every=max(1, a.steps // 5), precision=a.precision)
     tag = "k{keyframes}-s{steps}-c{crop}-b{batch}-w{width}x{blocks}-t{temporal_weight:g}-lr{lr:g}".format(**s.as_dict())
+    if a.content_weight is not None or a.style_weight is not None:
+        tag += f"-cw{a.content_weight or 0:g}-sw{a.style_weight or 0:g}"
+    if a.keyframe_iterations is not None:
+        tag += f"-ki{a.keyframe_iterations}"
     model_path = work / f"model-{tag}.pt"
     load = os.getloadavg()
     t0, c0 = time.perf_counter(), _cpu()
