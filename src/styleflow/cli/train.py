@@ -48,6 +48,14 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps between checkpoints")
     p.add_argument("--precision", default=d.precision, choices=["auto", "float32", "bfloat16"],
                    help="auto: bfloat16 where the hardware computes it natively and a timing finds it faster")
+    p.add_argument("--keyframes", type=int, default=d.keyframes, metavar="K",
+                   help="few-shot: optimise K keyframes of each --data video (gatys preset) and train the network "
+                        "to reproduce them (L1); the losses' --content-weight/--style-weight then default to 0 "
+                        "(default 0: off; docs/feedforward.md)")
+    p.add_argument("--keyframe-weight", type=float, default=d.keyframe_weight,
+                   help=f"weight of the keyframes' L1 term (default {d.keyframe_weight:g})")
+    p.add_argument("--keyframe-iterations", type=int, metavar="N",
+                   help="L-BFGS iterations per keyframe (default: the preset's, with its stopping rule)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: CUDA when present)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -62,9 +70,13 @@ def run(args: argparse.Namespace) -> int:
         noise=args.noise, stability_weight=args.stability_weight, width=args.width, blocks=args.blocks,
         preset=args.preset, backbone=args.backbone, weights=args.weights, style_scale=args.style_scale, checkpoint_every=args.checkpoint_every,
         max_frames=args.max_frames, precision=args.precision, seed=args.seed,
+        keyframes=args.keyframes, keyframe_weight=args.keyframe_weight, keyframe_iterations=args.keyframe_iterations,
     )
     record = train(args.styles, args.data, args.output, settings, style_weights=args.style_weights,
                    device=args.device, progress=not args.no_progress)
+    keys = record.get("keyframes")
+    if keys:
+        print(f"{keys['count']} keyframes optimised in {keys['optimisation_seconds']:.0f} s")
     print(f"wrote {args.output}: {record['steps_done']} steps in {record['seconds']:.0f} s "
           f"({record['steps_per_second']:.2f} steps/s, {record['precision']}, {record['device']}); "
           f"loss curve {args.output[:-3]}.loss.png")

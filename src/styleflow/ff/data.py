@@ -122,6 +122,8 @@ class TrainingData:
         if not 1 <= self.crop <= size:
             raise StyleflowError(f"crop {self.crop}: expected 1..{size} (the training size)")
         self.pairs: list[_Pair] = []
+        #: each video's prepared clip and the number of its frames used (keyframes come from these)
+        self.clips: list[tuple[ClipPaths, int]] = []
         self.stills: list[np.ndarray] = []
         for v in videos:
             self._add_video(Path(v), Path(work), max_frames, progress)
@@ -162,6 +164,7 @@ class TrainingData:
         n = len(list_frames(clip.frames))
         if max_frames is not None:
             n = min(n, max_frames)
+        self.clips.append((clip, n))
         cuts = set(read_cuts(clip.masks))
         first = read_image(clip.frame(1))
         if min(first.shape[:2]) < self.size:

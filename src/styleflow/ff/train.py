@@ -38,6 +38,8 @@ import torch.nn.functional as F
 from styleflow import __version__
 from styleflow.errors import StyleflowError
 from styleflow.ff.data import TrainingData, expand_sources, file_digest
+from styleflow.ff.estimate import announce
+from styleflow.ff.keyframes import KeyframeTargets, clip_keyframes, load_targets, loss_weights
 from styleflow.ff.model import FORMAT, FORMAT_VERSION, read_blob, save_model
 from styleflow.ff.net import ARCHITECTURE, NetConfig, TransformNet, parameter_count
 from styleflow.io.atomic import atomic_path, write_text
@@ -53,7 +55,7 @@ from styleflow.options.variants import DEFAULT_TEMPORAL_WEIGHT
 from styleflow.progress import frame_bar
 
 #: Loss parts in the order the progress bar and the CSV show them.
-PARTS = ("total", "content", "style", "tv", "temporal", "stability")
+PARTS = ("total", "content", "style", "tv", "temporal", "stability", "keyframe")
 
 
 @dataclass
@@ -81,6 +83,10 @@ class TrainSettings:
     max_frames: int | None = None  # frames taken from each training video (None: all)
     precision: str = "auto"
     seed: int = 0
+    keyframes: int = 0  # K keyframes per video stylised by the optimisation as targets (0: off; ff.keyframes)
+    keyframe_weight: float = 1.0  # weight of the keyframes' L1 term
+    keyframe_iterations: int | None = None  # L-BFGS budget per keyframe (None: the preset's, with its stopping rule)
+
 
     def __post_init__(self) -> None:
         def whole(name: str, low: int) -> None:
@@ -102,6 +108,11 @@ class TrainSettings:
                 raise StyleflowError(f"--{name.replace('_', '-')} {v!r}: expected a {'positive' if name in ('lr', 'style_scale') else 'non-negative'} number")
         if self.max_frames is not None:
             whole("max_frames", 2)
+        whole("keyframes", 0)
+        if self.keyframe_iterations is not None:
+            whole("keyframe_iterations", 1)
+        if not isinstance(self.keyframe_weight, (int, float)) or not math.isfinite(self.keyframe_weight) or self.keyframe_weight <= 0:
+            raise StyleflowError(f"--keyframe-weight {self.keyframe_weight!r}: expected a positive number")
         NetConfig(self.width, self.blocks)  # validates
 
     def as_dict(self) -> dict[str, Any]:
@@ -111,9 +122,9 @@ class TrainSettings:
 def _style_settings(s: TrainSettings):
     overrides: dict[str, Any] = {"style_scale": s.style_scale, "precision": s.precision,
                                  "backbone": s.backbone, "weights": s.weights}
-    if s.content_weight is not None:
+    if s.content_weight is not None and not s.keyframes:  # keyframes: the preset's α, β optimise them
         overrides["content_weight"] = s.content_weight
-    if s.style_weight is not None:
+    if s.style_weight is not None and not s.keyframes:
         overrides["style_weight"] = s.style_weight
     return settings_from(s.preset, overrides)
 
@@ -166,6 +177,7 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
     clips: Sequence[Any] = (),
+    keyframe_cache: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Train a network for ``styles`` on ``data`` and write it to ``out`` (a ``.pt`` file).
 
@@ -178,6 +190,8 @@ def train(
             done; for tests of resuming.
         clips: prepared clips (:class:`~styleflow.io.layout.ClipPaths` with frames at the training
             height, flow and masks), as the workflow passes its own stages' outputs.
+        keyframe_cache: folder of the keyframes' stylisations (default ``MODEL.work/keyframes``,
+            removed with the work folder); one that outlives the training lets others reuse them.
     Returns:
         The model's record (also inside the model file).
     """
@@ -195,6 +209,8 @@ def train(
     try:
         dataset = TrainingData(videos, stills, s.size, work / "data", s.max_frames, progress, clips=clips,
                                crop=s.crop)
+        if s.keyframes and not dataset.clips:
+            raise StyleflowError("--keyframes: needs a video in --data (keyframes are frames of the clip to stylise)")
     except BaseException:
         if created_work:
             shutil.rmtree(work, ignore_errors=True)  # a refused --data leaves nothing behind
@@ -226,15 +242,57 @@ def train(
             print(f"{out}: the checkpoint in {work} was made with other settings; starting afresh")
 
     stylizer.choose_precision()  # auto on a CPU with native bfloat16: the machine's timed decision
+    keys, key_rec = None, None
+    if s.keyframes:  # the keyframes themselves as stand-in targets until they are optimised (timing)
+        key_files = clip_keyframes(dataset.clips, s.keyframes)
+        key_frames = [read_image(f) for f in key_files]
+        keys = KeyframeTargets(key_frames, key_frames, s.crop or s.size)
     loss = PerceptualLoss(stylizer, s.size)
+    alpha, beta = loss_weights(s.keyframes, s.content_weight, s.style_weight, stylizer.settings)
+    perceptual = alpha > 0 or beta > 0
     # The backbone runs in the stylizer's precision (bfloat16 where native). The network itself
     # runs in bfloat16 only on CUDA: on the CPU its small-channel convolutions and instance norms
     # were slower in bfloat16 than in float32 (docs/feedforward.md).
     amp = stylizer.meter.amp_dtype if dev.type == "cuda" else None
     temporal = temporal_on(s.temporal_weight)
-    ss = stylizer.settings
-    objective = Objective(ss.content_weight, ss.style_weight, tv_weight=s.tv_weight,
-                          temporal_weight=s.temporal_weight, stability_weight=s.stability_weight)
+    pairs = perceptual or temporal or (s.noise > 0 and s.stability_weight > 0)
+    objective = Objective(alpha, beta, tv_weight=s.tv_weight, temporal_weight=s.temporal_weight,
+                          stability_weight=s.stability_weight, keyframe_weight=s.keyframe_weight)
+
+    def step_loss(model: TransformNet, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The weighted total (:class:`~styleflow.loss.objective.Objective`) and the unweighted
+        parts of training ``step`` for ``model``."""
+        zero = torch.zeros((), device=dev)
+        b = dataset.batch(step, s.batch, s.seed).to(dev) if pairs else None
+        n = s.batch
+        parts = {"content": zero, "style": zero, "tv": zero, "temporal": zero, "stability": zero, "keyframe": zero}
+        if b is not None:
+            n = b.cur.shape[0]
+            with _autocast(dev, amp):
+                both = model(torch.cat([b.prev, b.cur]) if temporal else b.cur)
+            out_cur = both[n:] if temporal else both
+            if perceptual:
+                parts["content"], parts["style"] = loss.content_style(out_cur, b.cur)
+            parts["tv"] = total_variation(out_cur)
+            if temporal:
+                parts["temporal"] = temporal_loss(out_cur, warp_tensor(both[:n], b.flow), b.mask)
+            if s.noise > 0 and s.stability_weight > 0:
+                g = torch.Generator().manual_seed(s.seed * 1_000_003 + step)
+                noise = (torch.randn(b.cur.shape, generator=g) * s.noise).to(dev)
+                with _autocast(dev, amp):
+                    noisy = model((b.cur + noise).clamp(0, 1))
+                parts["stability"] = F.mse_loss(noisy, out_cur)
+        if keys is not None:
+            with _autocast(dev, amp):
+                parts["keyframe"] = keys.loss(model, step, s.batch, s.seed, dev)
+        return objective.total(parts), parts
+
+    key_cache = Path(keyframe_cache) if keyframe_cache is not None else work / "keyframes"
+    announce(out, s, net, step_loss, start, key_frames if s.keyframes else [], key_cache,
+             s.keyframe_iterations or stylizer.settings.iterations, progress)
+    if s.keyframes:
+        keys, key_rec = load_targets(stylizer, key_files, s.crop or s.size, key_cache, style_rec,
+                                     s.keyframe_iterations, progress)
 
     bar = frame_bar(s.steps, f"train {out.stem}", progress, unit="step")
     bar.update(start)
@@ -242,24 +300,7 @@ def train(
     net.train()
     try:
         for step in range(start, s.steps):
-            b = dataset.batch(step, s.batch, s.seed).to(dev)
-            n = b.cur.shape[0]
-            with _autocast(dev, amp):
-                both = net(torch.cat([b.prev, b.cur]) if temporal else b.cur)
-            out_cur = both[n:] if temporal else both
-            c, st = loss.content_style(out_cur, b.cur)
-            parts = {"content": c, "style": st, "tv": total_variation(out_cur)}
-            parts["temporal"] = (temporal_loss(out_cur, warp_tensor(both[:n], b.flow), b.mask)
-                                 if temporal else torch.zeros((), device=dev))
-            if s.noise > 0 and s.stability_weight > 0:
-                g = torch.Generator().manual_seed(s.seed * 1_000_003 + step)
-                noise = (torch.randn(b.cur.shape, generator=g) * s.noise).to(dev)
-                with _autocast(dev, amp):
-                    noisy = net((b.cur + noise).clamp(0, 1))
-                parts["stability"] = F.mse_loss(noisy, out_cur)
-            else:
-                parts["stability"] = torch.zeros((), device=dev)
-            total = objective.total(parts)
+            total, parts = step_loss(net, step)
             if not torch.isfinite(total):
                 raise StyleflowError(f"training diverged at step {step + 1} (loss {float(total)}); "
                                      f"lower --lr (now {s.lr}) or the loss weights")
@@ -269,7 +310,8 @@ def train(
             row = {"step": step + 1, "total": total.item(), **{k: v.item() for k, v in parts.items()}}
             history.append(row)
             bar.update(1)
-            bar.set_postfix({k: f"{row[k]:.3g}" for k in ("total", "content", "style", "temporal")}, refresh=False)
+            bar.set_postfix({k: f"{row[k]:.3g}" for k in ("total", "content", "style", "temporal", "keyframe")},
+                            refresh=False)
             done = step + 1
             if done % s.checkpoint_every == 0 or done == s.steps or done == stop_after:
                 _save_checkpoint(ckpt, net, opt, done, history, signature, seconds_before + time.perf_counter() - t0)
@@ -290,6 +332,7 @@ def train(
         "seconds": round(seconds, 3),
         "steps_per_second": round((s.steps - start) / max(time.perf_counter() - t0, 1e-9), 4),
         "final_losses": {k: history[-1][k] for k in PARTS},
+        **({"keyframes": key_rec} if keys is not None else {}),
         "versions": environment(),
     }
     save_model(out, net, record)
