@@ -38,8 +38,13 @@ def run_plan(wildcards):
 def _plan_settings(*key):
     plan = _plan(*key)
     s = plan["settings"]
-    return run_settings(plan["variant"], s["options"], first_iterations=plan["budget"]["first"],
-                        iterations=plan["budget"]["later"], seed=s["seed"])
+    return run_settings(
+        plan["variant"],
+        s["options"],
+        first_iterations=plan["budget"]["first"],
+        iterations=plan["budget"]["later"],
+        seed=s["seed"],
+    )
 
 
 def plan_settings(wildcards):

@@ -20,7 +20,6 @@ Locally, `runtime` is not enforced and `mem_mb` only limits when `--resources me
 import json
 import math
 
-
 #: Height (px) at which the per-unit costs below are stated; frames are assumed 16:9.
 REF_HEIGHT = 350
 #: Multiplier on the estimated work, and minutes added for starting up inside the job.
@@ -204,7 +203,9 @@ def job_minutes(kind):
     if kind == "sequence":
 
         def sequence_runtime(wildcards, attempt):
-            return stylize_minutes(wildcards.res, clip_frames(wildcards), plan_settings(wildcards), attempt)
+            return stylize_minutes(
+                wildcards.res, clip_frames(wildcards), plan_settings(wildcards), attempt
+            )
 
         return sequence_runtime
     work = WORK[kind]
