@@ -13,7 +13,8 @@ distance (Gram, to the painting) and warping error; the table gives network / op
 Times: wall seconds and the process's CPU seconds (all threads) of keyframes + training, with the
 load average — on a shared machine the wall time is not the 2-core figure; CPU seconds / 2 is the
 estimate for 2 idle cores (perfect scaling of the 2 threads assumed). ``--work`` keeps everything
-(a rerun reuses the optimisation's runs, keyframes and models). Needs ../shared/data.
+(a rerun reuses the optimisation's runs, keyframes and models) and gets the network's frames
+(``CLIP_hH/frames-TAG/``) beside the optimisation's run (``CLIP_hH/opt.work/…/runs/``). Needs ../shared/data.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from styleflow.eval.metrics import read_clip, score_clip
 from styleflow.ff.infer import run_batch
 from styleflow.ff.model import load_model
 from styleflow.ff.train import TrainSettings, train
-from styleflow.io.images import read_image
+from styleflow.io.images import read_image, write_image
 from styleflow.video.job import stylize_video
 
 SHARED = Path(os.environ.get("STYLEFLOW_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -61,10 +62,13 @@ def run_clip(a: argparse.Namespace, name: str) -> dict:
                       blocks=a.blocks, temporal_weight=a.temporal_weight, keyframes=a.keyframes,
                       keyframe_weight=1.0, keyframe_iterations=a.keyframe_iterations,
                       content_weight=a.content_weight, style_weight=a.style_weight,
+                      keyframe_style_weight=a.keyframe_style_weight, keyframe_feature_weight=a.keyframe_feature_weight,
                       checkpoint_every=max(1, a.steps // 5), precision=a.precision)
     tag = "k{keyframes}-s{steps}-c{crop}-b{batch}-w{width}x{blocks}-t{temporal_weight:g}-lr{lr:g}".format(**s.as_dict())
     if a.content_weight is not None or a.style_weight is not None:
         tag += f"-cw{a.content_weight or 0:g}-sw{a.style_weight or 0:g}"
+    if a.keyframe_style_weight or a.keyframe_feature_weight:
+        tag += f"-ks{a.keyframe_style_weight:g}-kf{a.keyframe_feature_weight:g}"
     if a.keyframe_iterations is not None:
         tag += f"-ki{a.keyframe_iterations}"
     model_path = work / f"model-{tag}.pt"
@@ -81,6 +85,9 @@ def run_clip(a: argparse.Namespace, name: str) -> dict:
     if any(start < k <= start + a.frames for k in numbers):
         print(f"{name}: warning: a scored frame is one of the keyframes {numbers}", file=sys.stderr)
     outputs = run_batch(model, inputs, torch.device("cpu"))
+    shown = work / f"frames-{tag}"  # the network's frames, to look at beside the optimisation's run
+    for i, image in enumerate(outputs):
+        write_image(shown / f"frame_{start + 1 + i:06d}.png", image)
     _, o = score_clip(read_clip(run_dir), inputs, styles=[read_image(a.style)])
     _, n = score_clip(outputs, inputs, styles=[read_image(a.style)])
     key = rec["keyframes"]
@@ -113,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--temporal-weight", type=float, default=0.0)
     p.add_argument("--content-weight", type=float)
     p.add_argument("--style-weight", type=float)
+    p.add_argument("--keyframe-style-weight", type=float, default=0.0)
+    p.add_argument("--keyframe-feature-weight", type=float, default=0.0)
     p.add_argument("--precision", default="auto")
     p.add_argument("--work", type=Path, help="work folder (default: a temporary one)")
     p.add_argument("--json", type=Path)

@@ -112,3 +112,52 @@ def test_cli_keyframes_bad_input(material, tmp_path, capsys):
         err = capsys.readouterr().err
         assert text in err and len(err.strip().splitlines()) == 1, err
         assert not out.exists() and not (tmp_path / "bad.pt.work").exists()
+
+
+def test_keyframe_style_and_feature_terms():
+    """``KeyframeTargets.losses``: the Gram and feature parts are the meter's formulas on the crops
+    against the stylised crops' own Grams and features, zero when the output is the target, weighted
+    by the objective, and off unless asked for."""
+    from styleflow.loss.gram import gram
+    from styleflow.loss.objective import Objective
+    from styleflow.options.settings import settings_from
+
+    rng = np.random.default_rng(3)
+    frame = rng.random((40, 48, 3)).astype(np.float32)
+    stripes = (0.5 + 0.5 * np.sin(np.arange(48, dtype=np.float32) / 1.5))[None, :, None]
+    target = np.clip(0.5 * frame + 0.5 * stripes, 0, 1).astype(np.float32)  # a "brush texture" over the frame
+    meter = Stylizer(settings_from("gatys", {"weights": "random", "precision": "float32"}), [target],
+                     device="cpu").meter
+    identity = torch.nn.Identity()
+    cpu = torch.device("cpu")
+    same = KeyframeTargets([frame], [frame], crop=32).losses(identity, 0, 2, 0, cpu, meter, True)
+    assert set(same) == {"keyframe", "keyframe_style", "keyframe_feature"}
+    assert all(float(v) < 1e-10 for v in same.values())
+    keys = KeyframeTargets([frame], [target], crop=32)
+    parts = keys.losses(identity, 0, 2, 0, cpu, meter, True)
+    x, y = keys.batch(0, 2, 0)
+    fx, fy = meter.features(x), meter.features(y)
+    style = sum(w * torch.mean((meter.s2 * gram(fx[n]) - meter.s2 * gram(fy[n])) ** 2)
+                for n, w in meter.style_layers.items())
+    feature = sum(w * meter.s2 * torch.mean((fx[n] - fy[n]) ** 2) for n, w in meter.content_layers.items())
+    assert float(parts["keyframe_style"]) > 0 and float(parts["keyframe_feature"]) > 0
+    torch.testing.assert_close(parts["keyframe_style"], style, rtol=1e-4, atol=0)
+    torch.testing.assert_close(parts["keyframe_feature"], feature, rtol=1e-4, atol=0)
+    torch.testing.assert_close(parts["keyframe"], (x - y).abs().mean())
+    assert set(keys.losses(identity, 0, 2, 0, cpu, meter, False)) == {"keyframe"}
+    total = Objective(0, 0, keyframe_weight=1, keyframe_style_weight=10, keyframe_feature_weight=100).total(parts)
+    torch.testing.assert_close(total, parts["keyframe"] + 10 * parts["keyframe_style"] + 100 * parts["keyframe_feature"])
+    with pytest.raises(StyleflowError, match="--keyframe-style-weight"):
+        TrainSettings(**{**KEY, "keyframe_style_weight": -1.0})
+
+
+@pytest.mark.slow
+def test_keyframe_style_term_trains(material, tmp_path):
+    """``--keyframe-style-weight``: the part is computed and recorded every step of a training."""
+    rec = train([material / "style.png"], [material / "clip.mp4"], tmp_path / "ks.pt",
+                TrainSettings(**{**KEY, "steps": 2, "keyframe_style_weight": 1e3, "keyframe_feature_weight": 1.0}),
+                progress=False, keyframe_cache=tmp_path / "keys")
+    assert rec["settings"]["keyframe_style_weight"] == 1e3
+    assert rec["final_losses"]["keyframe_style"] > 0 and rec["final_losses"]["keyframe_feature"] > 0
+    csv = (tmp_path / "ks.loss.csv").read_text().splitlines()
+    assert "keyframe_style" in csv[0] and len(csv) == 3

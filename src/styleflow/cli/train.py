@@ -54,6 +54,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         "(default 0: off; docs/feedforward.md)")
     p.add_argument("--keyframe-weight", type=float, default=d.keyframe_weight,
                    help=f"weight of the keyframes' L1 term (default {d.keyframe_weight:g})")
+    p.add_argument("--keyframe-style-weight", type=float, default=d.keyframe_style_weight,
+                   help="weight of a Gram term between the network's keyframe crops and the stylised crops' own "
+                        "Grams (default 0: off)")
+    p.add_argument("--keyframe-feature-weight", type=float, default=d.keyframe_feature_weight,
+                   help="weight of a content-layer feature term against the stylised keyframe crops (default 0: off)")
     p.add_argument("--keyframe-iterations", type=int, metavar="N",
                    help="L-BFGS iterations per keyframe (default: the preset's, with its stopping rule)")
     p.add_argument("--seed", type=int, default=d.seed)
@@ -71,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         preset=args.preset, backbone=args.backbone, weights=args.weights, style_scale=args.style_scale, checkpoint_every=args.checkpoint_every,
         max_frames=args.max_frames, precision=args.precision, seed=args.seed,
         keyframes=args.keyframes, keyframe_weight=args.keyframe_weight, keyframe_iterations=args.keyframe_iterations,
+        keyframe_style_weight=args.keyframe_style_weight, keyframe_feature_weight=args.keyframe_feature_weight,
     )
     record = train(args.styles, args.data, args.output, settings, style_weights=args.style_weights,
                    device=args.device, progress=not args.no_progress)

@@ -13,7 +13,10 @@ reproduce *this* clip's look, which it learns in minutes. ``styleflow train --ke
    digest, so a resumed training optimises none twice (:func:`stylize_keyframes`);
 3. every step adds the supervised term :func:`KeyframeTargets.loss`: the mean absolute difference
    between the network's output on a random ``crop`` x ``crop`` crop of a keyframe (flipped half
-   of the time) and the same crop of its stylisation, RGB in [0, 1].
+   of the time) and the same crop of its stylisation, RGB in [0, 1]; optionally
+   (:meth:`KeyframeTargets.losses`) a Gram term of the output crop against the stylised crop's own
+   Grams (``--keyframe-style-weight``) and a feature term against its content-layer features
+   (``--keyframe-feature-weight``), measured by the optimisation's backbone.
 
 Shapes: frames and targets ``(H, W, 3)`` float32 RGB in [0, 1]; batches ``(B, 3, S, S)``.
 """
@@ -36,6 +39,7 @@ from styleflow.errors import StyleflowError
 from styleflow.io.atomic import write_json
 from styleflow.io.images import read_image, write_image
 from styleflow.io.layout import ClipPaths, list_frames
+from styleflow.loss.gram import gram
 
 
 def loss_weights(keyframes: int, content_weight: float | None, style_weight: float | None,
@@ -160,6 +164,31 @@ class KeyframeTargets:
         crops to the same crops of their stylisations."""
         x, y = self.batch(step, batch, seed)
         return F.l1_loss(net(x.to(device)), y.to(device))
+
+    def losses(self, net: torch.nn.Module, step: int, batch: int, seed: int, device: torch.device,
+               meter: Any = None, perceptual: bool = False) -> dict[str, torch.Tensor]:
+        """The unweighted keyframe parts of training ``step`` (scalar tensors):
+
+        * ``keyframe``: :meth:`loss`'s L1 (RGB in [0, 1]);
+        * with ``perceptual`` (and a :class:`~styleflow.loss.meter.LossMeter` ``meter``), measured by
+          the optimisation's backbone on the same ``(B, 3, S, S)`` crops ``N(x)`` and ``y``:
+          ``keyframe_style`` = Σ_l w_l · mean((s²·G_l(N(x)) − s²·G_l(y))²) over the style layers (each
+          crop's Gram against its own target crop's: the brush texture of the stylised keyframe, not
+          its pixel positions) and ``keyframe_feature`` = Σ_l w_l · s² · mse(φ_l(N(x)), φ_l(y)) over the
+          content layers (Texler et al. 2020's perceptual term), ``s²`` the meter's feature scale.
+        """
+        x, y = self.batch(step, batch, seed)
+        out = net(x.to(device))
+        y = y.to(device)
+        parts = {"keyframe": F.l1_loss(out, y)}
+        if perceptual and meter is not None:
+            feats = meter.features(out.float())
+            with torch.no_grad():
+                target = meter.features(y)
+                grams = {n: meter.s2 * gram(target[n]) for n in meter.style_layers}
+            parts["keyframe_style"] = meter.style_loss(feats, grams)
+            parts["keyframe_feature"] = meter.content_loss(feats, target)
+        return parts
 
 
 def load_targets(stylizer: Any, files: Sequence[Path], crop: int, cache: Path, styles: Any,

@@ -11,6 +11,7 @@ the preset measures content and style, :mod:`styleflow.loss.functional` the othe
     temporal  = temporal_loss(N(cur), warp(N(prev), flow), mask)          (Ruder 2018 / ReCoNet)
     stability = mse(N(cur + noise), N(cur))                               (Gupta et al. 2017; off by default)
     total     = α·content + β·style + tv·TV(N(cur)) + γ·temporal + λ·stability
+                + κ·keyframe + κ_s·keyframe_style + κ_f·keyframe_feature    (--keyframes: ff.keyframes)
 
 Adam; checkpoints (network, optimiser, step, loss history) every ``checkpoint_every`` steps,
 written atomically to ``MODEL.work/checkpoint.pt``. A killed run started again with the same
@@ -55,7 +56,7 @@ from styleflow.options.variants import DEFAULT_TEMPORAL_WEIGHT
 from styleflow.progress import frame_bar
 
 #: Loss parts in the order the progress bar and the CSV show them.
-PARTS = ("total", "content", "style", "tv", "temporal", "stability", "keyframe")
+PARTS = ("total", "content", "style", "tv", "temporal", "stability", "keyframe", "keyframe_style", "keyframe_feature")
 
 
 @dataclass
@@ -86,7 +87,8 @@ class TrainSettings:
     keyframes: int = 0  # K keyframes per video stylised by the optimisation as targets (0: off; ff.keyframes)
     keyframe_weight: float = 1.0  # weight of the keyframes' L1 term
     keyframe_iterations: int | None = None  # L-BFGS budget per keyframe (None: the preset's, with its stopping rule)
-
+    keyframe_style_weight: float = 0.0  # κ_s: Gram of the output crops against the stylised crops' own (0: off)
+    keyframe_feature_weight: float = 0.0  # κ_f: content-layer features against the stylised crops' (0: off)
 
     def __post_init__(self) -> None:
         def whole(name: str, low: int) -> None:
@@ -102,7 +104,8 @@ class TrainSettings:
                 raise StyleflowError(f"--crop {self.crop}: expected at most --size {self.size} (crops come from "
                                      f"frames {self.size} pixels high)")
         whole("checkpoint_every", 1)
-        for name in ("lr", "temporal_weight", "tv_weight", "noise", "stability_weight", "style_scale"):
+        for name in ("lr", "temporal_weight", "tv_weight", "noise", "stability_weight", "style_scale",
+                     "keyframe_style_weight", "keyframe_feature_weight"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (name in ("lr", "style_scale") and v == 0):
                 raise StyleflowError(f"--{name.replace('_', '-')} {v!r}: expected a {'positive' if name in ('lr', 'style_scale') else 'non-negative'} number")
@@ -257,7 +260,9 @@ def train(
     temporal = temporal_on(s.temporal_weight)
     pairs = perceptual or temporal or (s.noise > 0 and s.stability_weight > 0)
     objective = Objective(alpha, beta, tv_weight=s.tv_weight, temporal_weight=s.temporal_weight,
-                          stability_weight=s.stability_weight, keyframe_weight=s.keyframe_weight)
+                          stability_weight=s.stability_weight, keyframe_weight=s.keyframe_weight,
+                          keyframe_style_weight=s.keyframe_style_weight, keyframe_feature_weight=s.keyframe_feature_weight)
+    key_perceptual = s.keyframe_style_weight > 0 or s.keyframe_feature_weight > 0
 
     def step_loss(model: TransformNet, step: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The weighted total (:class:`~styleflow.loss.objective.Objective`) and the unweighted
@@ -265,7 +270,7 @@ def train(
         zero = torch.zeros((), device=dev)
         b = dataset.batch(step, s.batch, s.seed).to(dev) if pairs else None
         n = s.batch
-        parts = {"content": zero, "style": zero, "tv": zero, "temporal": zero, "stability": zero, "keyframe": zero}
+        parts = {k: zero for k in PARTS[1:]}
         if b is not None:
             n = b.cur.shape[0]
             with _autocast(dev, amp):
@@ -284,7 +289,7 @@ def train(
                 parts["stability"] = F.mse_loss(noisy, out_cur)
         if keys is not None:
             with _autocast(dev, amp):
-                parts["keyframe"] = keys.loss(model, step, s.batch, s.seed, dev)
+                parts.update(keys.losses(model, step, s.batch, s.seed, dev, stylizer.meter, key_perceptual))
         return objective.total(parts), parts
 
     key_cache = Path(keyframe_cache) if keyframe_cache is not None else work / "keyframes"

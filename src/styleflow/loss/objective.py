@@ -3,11 +3,12 @@
 (:func:`styleflow.ff.train.train`)::
 
     total = α·content + β·style + β·w_floor·style_floor + tv·TV + γ·temporal + λ·stability + κ·keyframe
+            + κ_s·keyframe_style + κ_f·keyframe_feature
 
 Each caller computes the parts its setting has (the optimisation: content and style of one image,
 TV when its weight is > 0, the style floor's hinge, its temporal terms; training: content and style
 of a batch, TV, the output temporal loss, the stability term, the L1 distance to optimised keyframes
-with ``--keyframes``) and :meth:`Objective.total` sums them
+with ``--keyframes`` and the Gram and feature distances to them) and :meth:`Objective.total` sums them
 in :data:`TERMS` order (a float sum depends on its order: the order is part of the definition).
 """
 
@@ -19,7 +20,8 @@ from typing import Mapping
 import torch
 
 #: The terms, in the order they are summed.
-TERMS = ("content", "style", "style_floor", "tv", "temporal", "stability", "keyframe")
+TERMS = ("content", "style", "style_floor", "tv", "temporal", "stability", "keyframe", "keyframe_style",
+         "keyframe_feature")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Objective:
     stability_weight: float = 0.0
     style_floor_weight: float = 0.0
     keyframe_weight: float = 0.0
+    keyframe_style_weight: float = 0.0
+    keyframe_feature_weight: float = 0.0
     weights: dict[str, float | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -45,7 +49,8 @@ class Objective:
             "content": self.content_weight, "style": self.style_weight,
             "style_floor": self.style_floor_weight * self.style_weight, "tv": self.tv_weight,
             "temporal": self.temporal_weight, "stability": self.stability_weight,
-            "keyframe": self.keyframe_weight,
+            "keyframe": self.keyframe_weight, "keyframe_style": self.keyframe_style_weight,
+            "keyframe_feature": self.keyframe_feature_weight,
         })
 
     def total(self, parts: Mapping[str, torch.Tensor]) -> torch.Tensor:
