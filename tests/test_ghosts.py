@@ -97,19 +97,23 @@ def test_masked_content_loss_is_the_content_loss_over_the_weighted_pixels():
 
 def test_watching_the_disoccluded_pixels_keeps_a_warm_start_going():
     """A warm start whose temporal term (huge weight) holds most of the frame: the total stalls
-    at once, while the content of the unheld pixels still improves; watching them runs longer,
-    and ends with a lower content loss there."""
+    early, while the content of the unheld pixels still improves; watching them runs longer, and
+    ends with a lower content loss there.
+
+    The scene is sized so the effect is large (measured on an AMD EPYC with 1, 2 and 3 torch
+    threads: 13-21 more iterations, hole content 0.73-0.83x); with ``style_weight`` 1e3 the
+    watched run went 1 to 9 iterations further depending on the CPU's float reduction order."""
     content, stylised, trust = scene(32, 48)
-    st = Stylizer(settings(iterations=60, warm_tol=0.02, warm_window=4, style_weight=1e3), [stylised], device="cpu")
+    st = Stylizer(settings(iterations=80, warm_tol=0.02, warm_window=4, style_weight=1e2), [stylised], device="cpu")
     term = TemporalTerm(stylised, trust, 1e6)
     plain = st.stylize(content, init=stylised, temporal=[term], warm=True)
     watched = st.stylize(content, init=stylised, temporal=[term], warm=True, watch=1.0 - trust)
-    assert plain.converged and plain.iterations < 30
+    assert plain.converged and plain.iterations < 80  # stopped by its rule, not by the budget
     assert watched.iterations > plain.iterations + 4
     meter = st.meter
     hole_plain = region_losses(content_loss_map(meter, plain.image, content), trust)["disoccluded"]
     hole_watched = region_losses(content_loss_map(meter, watched.image, content), trust)["disoccluded"]
-    assert hole_watched < 0.97 * hole_plain
+    assert hole_watched < 0.9 * hole_plain
     # an all-zero watch mask is no watch at all
     assert st.stylize(content, init=stylised, temporal=[term], warm=True, watch=np.zeros_like(trust)).iterations \
         == plain.iterations
