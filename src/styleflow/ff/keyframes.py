@@ -161,9 +161,8 @@ class KeyframeTargets:
 
     def loss(self, net: torch.nn.Module, step: int, batch: int, seed: int, device: torch.device) -> torch.Tensor:
         """Mean absolute difference (RGB in [0, 1]) of the network's output on this step's keyframe
-        crops to the same crops of their stylisations."""
-        x, y = self.batch(step, batch, seed)
-        return F.l1_loss(net(x.to(device)), y.to(device))
+        crops to the same crops of their stylisations (:meth:`losses`' ``keyframe``)."""
+        return self.losses(net, step, batch, seed, device)["keyframe"]
 
     def losses(self, net: torch.nn.Module, step: int, batch: int, seed: int, device: torch.device,
                meter: Any = None, perceptual: bool = False) -> dict[str, torch.Tensor]:
