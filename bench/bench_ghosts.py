@@ -12,6 +12,10 @@ stylisation; ``gatys`` preset, Starry Night), then measures every stylised PNG f
 * the same, **relative to the "fresh" reference**: the same frame optimised from scratch with the
   same preset and the first frame's budget (what ``styleflow image`` does at this size), for a sample
   of frames (``--fresh``); reused from ``--work``;
+* the same ratios **off the grid** (``styleflow.eval.regions.shifted_region_losses``): both frames
+  and their content cropped together at the 8 offsets of ``GRID_SHIFTS`` and averaged, so that the
+  fresh frame's fit to the backbone's stride-8 grid it was optimised on (worth 10–30 % of its content
+  loss; a moved frame cannot keep it) does not count as faithfulness;
 * the **style loss** (fixed backbone) and the **warping error** (Lai et al., flow of the input
   frames) from ``styleflow.eval.metrics.score_clip``; iterations and **seconds** per frame from the
   run's records.
@@ -45,7 +49,7 @@ import benchlib  # noqa: E402
 from bench_long_clip import parse_run  # noqa: E402
 
 from styleflow.eval.metrics import clean, metric_meter, read_clip_flows, rows_to_csv, score_clip  # noqa: E402
-from styleflow.eval.regions import content_loss_map, region_losses  # noqa: E402
+from styleflow.eval.regions import content_loss_map, region_losses, shifted_region_losses  # noqa: E402
 from styleflow.eval.warping import nanmean  # noqa: E402
 from styleflow.io.atomic import write_json, write_text  # noqa: E402
 from styleflow.io.images import read_image, write_image  # noqa: E402
@@ -55,7 +59,8 @@ from styleflow.motion.consistency import read_mask  # noqa: E402
 CLIPS = {"bedroom": "sam2_bedroom.mp4", "paragliding": "cotracker_paragliding-launch.mp4"}
 COLUMNS = ("frame", "init", "iterations", "seconds", "mask_mean", "content", "content_tracked",
            "content_disoccluded", "fresh_content", "fresh_tracked", "fresh_disoccluded", "ratio", "ratio_tracked",
-           "ratio_disoccluded", "style_loss", "warp_error")
+           "ratio_disoccluded", "content_shifted", "fresh_shifted", "ratio_shifted", "ratio_shifted_tracked",
+           "ratio_shifted_disoccluded", "style_loss", "warp_error")
 
 
 def clip_video(name: str, work: Path) -> Path:
@@ -118,6 +123,12 @@ def measure(record: dict[str, Any], clip: ClipPaths, style: np.ndarray, fresh: d
             row.update(fresh_content=ref["all"], fresh_tracked=ref["tracked"], fresh_disoccluded=ref["disoccluded"],
                        ratio=regions["all"] / ref["all"], ratio_tracked=regions["tracked"] / ref["tracked"],
                        ratio_disoccluded=regions["disoccluded"] / ref["disoccluded"])
+            # the same on the grid-shifted crops (styleflow.eval.regions.GRID_SHIFTS): both frames off
+            # the grid the fresh one was optimised on
+            got, want = shifted_region_losses(meter, out, content, mask), shifted_region_losses(meter, fresh[k], content, mask)
+            row.update(content_shifted=got["all"], fresh_shifted=want["all"], ratio_shifted=got["all"] / want["all"],
+                       ratio_shifted_tracked=got["tracked"] / want["tracked"],
+                       ratio_shifted_disoccluded=got["disoccluded"] / want["disoccluded"])
         rows.append(row)
     return rows
 
@@ -126,7 +137,8 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
     """Means over the later frames (not frame 1, not frames after a cut)."""
     later = [r for r in rows if r["mask_mean"] is not None]
     return {key: nanmean(r.get(key) for r in later) for key in
-            ("ratio", "ratio_tracked", "ratio_disoccluded", "content", "content_disoccluded", "style_loss",
+            ("ratio", "ratio_tracked", "ratio_disoccluded", "ratio_shifted", "ratio_shifted_tracked",
+             "ratio_shifted_disoccluded", "content", "content_disoccluded", "style_loss",
              "warp_error", "seconds", "iterations", "mask_mean")}
 
 
@@ -229,15 +241,16 @@ def main() -> int:
         results = {}
         print(f"\n{name}: {args.frames} frames at {args.height} px, {args.style.stem}; fresh reference at frames "
               f"{sorted(fresh)}; content loss (fixed VGG16, relu4_2) of later frames / fresh")
-        print("| run | content / fresh | tracked / fresh | disoccluded / fresh | style loss | warping error | "
-              "iterations | s / later frame |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| run | content / fresh | tracked / fresh | disoccluded / fresh | off-grid: content / fresh | tracked | "
+              "disoccluded | style loss | warping error | iterations | s / later frame |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for label, record in runs.items():
             rows = measure(record, clip, style, fresh, meter)
             write_text(label_dir / f"{label}.csv", rows_to_csv(rows, COLUMNS))
             s = summarise(rows)
             results[label] = {"summary": s, "rows": rows}
             print(f"| {label} | {s['ratio']:.3f} | {s['ratio_tracked']:.3f} | {s['ratio_disoccluded']:.3f} | "
+                  f"{s['ratio_shifted']:.3f} | {s['ratio_shifted_tracked']:.3f} | {s['ratio_shifted_disoccluded']:.3f} | "
                   f"{s['style_loss']:.3e} | {s['warp_error']:.5f} | {s['iterations']:.1f} | {s['seconds']:.2f} |")
             if args.per_frame:
                 for r in rows:

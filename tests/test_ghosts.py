@@ -162,3 +162,37 @@ def test_a_clip_with_the_recolored_fill_starts_distrusted_pixels_from_it(tmp_pat
     assert (video.disocclusion_fill, video.warm_stop, video.carry_curvature) == ("recolored", "disoccluded", True)
     assert resolve_variant("flowInit_temporalLoss")[1].warm_stop == "total"  # defaults unchanged
     assert not resolve_variant("flowInit_temporalLoss")[1].carry_curvature
+
+
+def test_grid_shifts_visit_every_phase_of_the_stride_8_grid_on_each_axis():
+    from styleflow.eval.regions import GRID_MARGIN, GRID_SHIFTS
+
+    assert (0, 0) in GRID_SHIFTS
+    assert sorted(dy % 8 for dy, _ in GRID_SHIFTS) == list(range(8))
+    assert sorted(dx % 8 for _, dx in GRID_SHIFTS) == list(range(8))
+    assert all(0 <= dy <= GRID_MARGIN and 0 <= dx <= GRID_MARGIN for dy, dx in GRID_SHIFTS)
+
+
+def test_shifted_region_losses_average_the_region_losses_of_the_crops_taken_together():
+    from styleflow.eval.regions import shifted_region_losses
+
+    content, stylised, trust = scene(40, 48)
+    meter = Stylizer(settings(), [stylised], device="cpu").meter
+    # one shift and no margin: exactly the frame's own region losses
+    whole = region_losses(content_loss_map(meter, stylised, content), trust)
+    assert shifted_region_losses(meter, stylised, content, trust, shifts=((0, 0),), margin=0) == pytest.approx(whole)
+    # each shift is the crop of image, content and mask at that offset; the result is their mean
+    shifts = ((0, 0), (3, 5), (8, 1))
+    crops = [region_losses(content_loss_map(meter, np.ascontiguousarray(stylised[dy:32 + dy, dx:40 + dx]),
+                                            np.ascontiguousarray(content[dy:32 + dy, dx:40 + dx])),
+                           trust[dy:32 + dy, dx:40 + dx]) for dy, dx in shifts]
+    got = shifted_region_losses(meter, stylised, content, trust, shifts=shifts, margin=8)
+    for key in ("all", "tracked", "disoccluded"):
+        assert got[key] == pytest.approx(np.mean([c[key] for c in crops]), rel=1e-9)
+        assert min(c[key] for c in crops) < got[key] < max(c[key] for c in crops)  # the crops do differ
+    # no mask: every pixel tracked
+    assert shifted_region_losses(meter, stylised, content)["disoccluded"] != shifted_region_losses(meter, stylised, content)["disoccluded"]  # NaN
+    with pytest.raises(StyleflowError, match="do not fit"):
+        shifted_region_losses(meter, stylised, content, trust, shifts=((9, 0),), margin=8)
+    with pytest.raises(StyleflowError, match="differ in size"):
+        shifted_region_losses(meter, stylised, content[:-1], trust)

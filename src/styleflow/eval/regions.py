@@ -9,6 +9,15 @@ averages that map with the mask's weights (the mask resized to the feature grid 
     disoccluded = Σ (1 − m)·e / Σ (1 − m) (pixels it could not: mask 0)
 
 and the mean of the map is exactly :meth:`LossMeter.__call__`'s content loss.
+
+**The grid an image was optimised on.** The backbone's ``relu4_2`` features sit on a grid of
+stride 8 px (three 2x2 max-poolings), and an optimised image fits the content's features *on that
+grid*: the same fresh frame, cropped together with its content by a few pixels, measures 10–30 %
+higher than on the grid it was optimised on (docs/ghosts.md, "Fourth round"). A frame that is the
+previous result moved by the flow sits on another phase of the grid, so comparing it with a frame
+optimised from scratch on its own grid counts that fit as a loss of faithfulness.
+:func:`shifted_region_losses` measures both on the same :data:`GRID_SHIFTS` crops (each phase of
+the grid once per axis) and averages, which compares what the eye compares.
 """
 
 from __future__ import annotations
@@ -20,6 +29,12 @@ import torch
 from styleflow.enc.tensors import to_tensor
 from styleflow.errors import StyleflowError
 from styleflow.loss.meter import LossMeter
+
+#: Crop offsets ``(dy, dx)`` of :func:`shifted_region_losses`: every residue 0–7 of the backbone's
+#: stride-8 grid once per axis, (0, 0) included.
+GRID_SHIFTS: tuple[tuple[int, int], ...] = tuple((i, 5 * i % 8) for i in range(8))
+#: Pixels cropped from each axis by :func:`shifted_region_losses` (the largest offset + 1).
+GRID_MARGIN = 8
 
 
 @torch.no_grad()
@@ -63,3 +78,35 @@ def region_losses(loss_map: np.ndarray, mask: np.ndarray) -> dict[str, float]:
 
     return {"all": float(loss_map.mean()), "tracked": mean(m), "disoccluded": mean(inv),
             "disoccluded_fraction": float(inv.mean())}
+
+
+def shifted_region_losses(meter: LossMeter, image: np.ndarray, content: np.ndarray, mask: np.ndarray | None = None,
+                          shifts: tuple[tuple[int, int], ...] = GRID_SHIFTS,
+                          margin: int = GRID_MARGIN) -> dict[str, float]:
+    """:func:`region_losses` averaged over crops of ``image``, ``content`` and ``mask`` taken
+    together at each offset of ``shifts``: the window ``[dy, H − margin + dy) x [dx, W − margin + dx)``.
+
+    Args:
+        image, content: ``(H, W, 3)`` float RGB in [0, 1], the same size, larger than ``margin``.
+        mask: ``(H, W)`` reliability in [0, 1] (None: every pixel tracked).
+        shifts: offsets ``(dy, dx)``, each in ``[0, margin]``.
+    Returns:
+        The keys of :func:`region_losses`, each the mean over the shifts (NaN-free shifts only).
+    """
+    h, w = image.shape[:2]
+    if image.shape != content.shape or (mask is not None and mask.shape != (h, w)):
+        raise StyleflowError(f"shifted region losses: image {image.shape}, content {content.shape} and mask "
+                             f"{None if mask is None else mask.shape} differ in size")
+    if min(h, w) <= margin or not shifts or any(not (0 <= dy <= margin and 0 <= dx <= margin) for dy, dx in shifts):
+        raise StyleflowError(f"shifted region losses: offsets {shifts} with margin {margin} do not fit a {w}x{h} image")
+    full = np.ones((h, w)) if mask is None else mask
+    rows = []
+    for dy, dx in shifts:
+        win = (slice(dy, h - margin + dy), slice(dx, w - margin + dx))
+        loss_map = content_loss_map(meter, np.ascontiguousarray(image[win]), np.ascontiguousarray(content[win]))
+        rows.append(region_losses(loss_map, full[win]))
+    out = {}
+    for key in rows[0]:
+        vals = [r[key] for r in rows if np.isfinite(r[key])]
+        out[key] = float(np.mean(vals)) if vals else float("nan")
+    return out
