@@ -37,6 +37,7 @@ def test_bench_ghosts_reports_every_run_against_the_fresh_reference(tmp_path, mo
     for label in ("flowInit_temporalLoss", "fill"):
         s = runs[label]
         assert 0.5 < s["ratio"] < 3.0 and s["warp_error"] > 0 and s["iterations"] >= 1
+        assert 0.5 < s["ratio_shifted"] < 3.0 and s["ratio_shifted"] != s["ratio"]  # the off-grid crops
         assert 0 < s["mask_mean"] <= 1
     rows = (work / "demo" / "fill.csv").read_text().splitlines()
     assert len(rows) == 5 and rows[0].startswith("frame,init")
