@@ -102,9 +102,23 @@ def fresh_frame(k: int, clip: ClipPaths, folder: Path, style: Path, options: dic
     return read_image(path)
 
 
-def measure(record: dict[str, Any], clip: ClipPaths, style: np.ndarray, fresh: dict[int, np.ndarray],
+def measure_fresh(fresh: dict[int, np.ndarray], clip: ClipPaths, meter: Any) -> dict[int, tuple[dict, dict]]:
+    """Frame k → the fresh reference's region losses on its own grid and off it (the grid-shifted
+    crops of ``styleflow.eval.regions.GRID_SHIFTS``), measured once for all runs of a clip; frames
+    without a mask (frame 1, after a cut) are left out."""
+    out = {}
+    for k, image in fresh.items():
+        mask = frame_mask(clip, k)
+        if mask is not None:
+            content = read_image(clip.frame(k))
+            out[k] = (region_losses(content_loss_map(meter, image, content), mask),
+                      shifted_region_losses(meter, image, content, mask))
+    return out
+
+
+def measure(record: dict[str, Any], clip: ClipPaths, style: np.ndarray, references: dict[int, tuple[dict, dict]],
             meter: Any) -> list[dict[str, Any]]:
-    """Per-frame rows (:data:`COLUMNS`) of one run."""
+    """Per-frame rows (:data:`COLUMNS`) of one run; ``references``: :func:`measure_fresh`'s."""
     run = Path(record["run_dir"])
     outputs = [read_image(p) for p in list_frames(run)]
     inputs = [read_image(clip.frame(k)) for k in range(1, len(outputs) + 1)]
@@ -118,14 +132,14 @@ def measure(record: dict[str, Any], clip: ClipPaths, style: np.ndarray, fresh: d
                "mask_mean": float(mask.mean()) if mask is not None else None, "content": regions["all"],
                "content_tracked": regions["tracked"], "content_disoccluded": regions["disoccluded"],
                "style_loss": srow["style_loss"], "warp_error": srow["warp_error"]}
-        if k in fresh and mask is not None:
-            ref = region_losses(content_loss_map(meter, fresh[k], content), mask)
+        if k in references and mask is not None:
+            ref, want = references[k]
             row.update(fresh_content=ref["all"], fresh_tracked=ref["tracked"], fresh_disoccluded=ref["disoccluded"],
                        ratio=regions["all"] / ref["all"], ratio_tracked=regions["tracked"] / ref["tracked"],
                        ratio_disoccluded=regions["disoccluded"] / ref["disoccluded"])
             # the same on the grid-shifted crops (styleflow.eval.regions.GRID_SHIFTS): both frames off
             # the grid the fresh one was optimised on
-            got, want = shifted_region_losses(meter, out, content, mask), shifted_region_losses(meter, fresh[k], content, mask)
+            got = shifted_region_losses(meter, out, content, mask)
             row.update(content_shifted=got["all"], fresh_shifted=want["all"], ratio_shifted=got["all"] / want["all"],
                        ratio_shifted_tracked=got["tracked"] / want["tracked"],
                        ratio_shifted_disoccluded=got["disoccluded"] / want["disoccluded"])
@@ -238,6 +252,7 @@ def main() -> int:
         first_budget = args.budget[0] if args.budget else None
         fresh = {k: fresh_frame(k, clip, label_dir / "fresh", args.style, options, first_budget)
                  for k in sample if k <= args.frames}
+        references = measure_fresh(fresh, clip, meter)
         results = {}
         print(f"\n{name}: {args.frames} frames at {args.height} px, {args.style.stem}; fresh reference at frames "
               f"{sorted(fresh)}; content loss (fixed VGG16, relu4_2) of later frames / fresh")
@@ -245,7 +260,7 @@ def main() -> int:
               "disoccluded | style loss | warping error | iterations | s / later frame |")
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for label, record in runs.items():
-            rows = measure(record, clip, style, fresh, meter)
+            rows = measure(record, clip, style, references, meter)
             write_text(label_dir / f"{label}.csv", rows_to_csv(rows, COLUMNS))
             s = summarise(rows)
             results[label] = {"summary": s, "rows": rows}

@@ -53,7 +53,7 @@ def test_supervised_term_lowers_the_distance_to_the_target():
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     losses = []
     for step in range(20):
-        loss = keys.loss(net, step, 2, 0, torch.device("cpu"))
+        loss = keys.losses(net, step, 2, 0, torch.device("cpu"))["keyframe"]
         opt.zero_grad()
         loss.backward()
         opt.step()

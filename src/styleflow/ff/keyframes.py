@@ -11,10 +11,10 @@ reproduce *this* clip's look, which it learns in minutes. ``styleflow train --ke
    iterations and stopping rule: what the video variants do for a first frame) — and cached as
    ``MODEL.work/keyframes/key_<digest of the frame's pixels>.png`` with a stamp of the settings'
    digest, so a resumed training optimises none twice (:func:`stylize_keyframes`);
-3. every step adds the supervised term :func:`KeyframeTargets.loss`: the mean absolute difference
-   between the network's output on a random ``crop`` x ``crop`` crop of a keyframe (flipped half
-   of the time) and the same crop of its stylisation, RGB in [0, 1]; optionally
-   (:meth:`KeyframeTargets.losses`) a Gram term of the output crop against the stylised crop's own
+3. every step adds the supervised term ``keyframe`` of :meth:`KeyframeTargets.losses`: the mean
+   absolute difference between the network's output on a random ``crop`` x ``crop`` crop of a
+   keyframe (flipped half of the time) and the same crop of its stylisation, RGB in [0, 1];
+   optionally a Gram term of the output crop against the stylised crop's own
    Grams (``--keyframe-style-weight``) and a feature term against its content-layer features
    (``--keyframe-feature-weight``), measured by the optimisation's backbone.
 
@@ -159,16 +159,12 @@ class KeyframeTargets:
             return torch.from_numpy(np.ascontiguousarray(np.stack(a), dtype=np.float32)).permute(0, 3, 1, 2).contiguous()
         return stack(xs), stack(ys)
 
-    def loss(self, net: torch.nn.Module, step: int, batch: int, seed: int, device: torch.device) -> torch.Tensor:
-        """Mean absolute difference (RGB in [0, 1]) of the network's output on this step's keyframe
-        crops to the same crops of their stylisations (:meth:`losses`' ``keyframe``)."""
-        return self.losses(net, step, batch, seed, device)["keyframe"]
-
     def losses(self, net: torch.nn.Module, step: int, batch: int, seed: int, device: torch.device,
                meter: Any = None, perceptual: bool = False) -> dict[str, torch.Tensor]:
         """The unweighted keyframe parts of training ``step`` (scalar tensors):
 
-        * ``keyframe``: :meth:`loss`'s L1 (RGB in [0, 1]);
+        * ``keyframe``: the mean absolute difference (RGB in [0, 1]) of the network's output on this
+          step's keyframe crops to the same crops of their stylisations;
         * with ``perceptual`` (and a :class:`~styleflow.loss.meter.LossMeter` ``meter``), measured by
           the optimisation's backbone on the same ``(B, 3, S, S)`` crops ``N(x)`` and ``y``:
           ``keyframe_style`` = Σ_l w_l · mean((s²·G_l(N(x)) − s²·G_l(y))²) over the style layers (each
