@@ -13,6 +13,7 @@ from styleflow.optim.stylizer import Stylizer, TemporalTerm
 from styleflow.optim.warmstart import stalled
 from styleflow.options.settings import StyleSettings
 from styleflow.video.fill import initial_image, recolor_to_neighbours
+from styleflow.video.trust import change_weight
 
 
 def scene(h: int = 40, w: int = 48) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,6 +60,34 @@ def test_initial_image_blends_each_fill_by_the_mask():
     assert np.allclose(rec[trust == 0], recolor_to_neighbours(content, stylised, trust)[trust == 0])
     with pytest.raises(StyleflowError, match="disocclusion_fill 'zeros': expected one of warped, content, recolored"):
         initial_image("zeros", stylised, trust, content)
+
+
+def test_the_fill_replaces_only_distrusted_pixels_whose_content_changed():
+    """``changed`` gates the fill: a distrusted pixel whose content stayed the same keeps the warped
+    frame (no ghost there, and no fresh colours to drift), one whose content changed gets the fill."""
+    content, stylised, trust = scene()
+    changed = np.zeros_like(trust)
+    changed[:, 24:] = 1.0  # the right half of the hole shows new content, the left half the same
+    for fill in ("content", "recolored"):
+        full = initial_image(fill, stylised, trust, content)
+        gated = initial_image(fill, stylised, trust, content, changed)
+        hole = trust == 0
+        assert np.array_equal(gated[hole & (changed == 0)], stylised[hole & (changed == 0)])
+        assert np.allclose(gated[hole & (changed == 1)], full[hole & (changed == 1)])
+        assert np.array_equal(gated[trust == 1], stylised[trust == 1])
+    half = initial_image("content", stylised, trust, content, np.full_like(trust, 0.5))
+    assert np.allclose(half[trust == 0], 0.5 * (stylised + content)[trust == 0], atol=1e-6)
+    assert np.array_equal(initial_image("warped", stylised, trust, content, changed), stylised)
+    with pytest.raises(StyleflowError, match="change weights .* and mask .* differ in size"):
+        initial_image("recolored", stylised, trust, content, changed[:-1])
+
+
+def test_change_weight_is_zero_for_unchanged_content_and_one_for_a_large_change():
+    delta = np.array([[0.0, 0.04, 0.2]], np.float32)
+    w = change_weight(delta, 0.04)
+    assert w.dtype == np.float32
+    assert w[0, 0] == 0.0 and abs(w[0, 1] - (1 - np.exp(-1))) < 1e-6 and w[0, 2] > 0.999
+    assert (np.diff(change_weight(np.linspace(0, 0.2, 50, dtype=np.float32)[None], 0.04)) >= 0).all()
 
 
 def test_stalled_needs_a_full_window_of_small_improvement():
@@ -143,6 +172,7 @@ def test_a_clip_with_the_recolored_fill_starts_distrusted_pixels_from_it(tmp_pat
     from styleflow.io.images import read_image, write_image
     from styleflow.motion.warp import warp
     from styleflow.video.sequence import quantise, stylize_clip
+    from styleflow.video.trust import content_change
     from styleflow.video.variants import resolve_variant
     from test_sequence import TINY, make_clip
 
@@ -158,10 +188,39 @@ def test_a_clip_with_the_recolored_fill_starts_distrusted_pixels_from_it(tmp_pat
     expected = initial_image("recolored", warped, trust.astype(np.float32), read_image(clip.frame(2)))
     assert np.abs(second - quantise(expected)).max() <= 1.5 / 255
     assert np.abs(second - quantise(warped))[trust < 0.5].mean() > 0.02  # not the warped (stale) start
+    # fill_change: only where the content changed along the flow. The mask is made to distrust an
+    # interior block whose content the (exact) flow does carry: that block keeps the warped frame,
+    # the pan's new border (from outside frame 1) is filled.
+    from styleflow.motion.consistency import write_pgm
+    mask = np.round(read_image(clip.mask(2, 1))[..., 0] * 255).astype(np.uint8)
+    mask[10:20, 20:32] = 0
+    write_pgm(clip.mask(2, 1), mask)
+    trust = mask.astype(np.float32) / 255 * inside
+    gated_out = tmp_path / "gated"
+    stylize_clip(clip, [style], gated_out, variant={"init": "prev_warped", "first_init": "random",
+                 "disocclusion_fill": "recolored", "fill_change": 0.05}, first_iterations=0, iterations=0,
+                 options=TINY, progress=False)
+    assert np.array_equal(read_image(gated_out / "frame_000001.png"), first)
+    content2 = read_image(clip.frame(2))
+    delta = content_change(content2, warp(read_image(clip.frame(1)), read_flo(clip.backward(2, 1)), "bicubic")[0])
+    changed = 1.0 - inside * (1.0 - change_weight(delta, 0.05))  # from outside frame 1: changed
+    assert (changed[inside < 0.5] > 0.99).all() and (inside < 0.5).any()  # the pan's new border is filled
+    gated = read_image(gated_out / "frame_000002.png")
+    assert np.abs(gated - quantise(initial_image("recolored", warped, trust.astype(np.float32), content2, changed))).max() <= 1.5 / 255
+    kept = (trust < 0.5) & (changed < 0.05)  # distrusted, same content: the warped frame stays
+    assert kept.sum() >= 60 and np.abs(gated - quantise(warped))[kept].max() <= 0.05
+    ungated = initial_image("recolored", warped, trust.astype(np.float32), content2)
+    assert np.abs(quantise(ungated) - quantise(warped))[kept].mean() > 0.02  # which the ungated fill would replace
     _, video, _ = resolve_variant({"base": "recolorFill", "warm_stop": "disoccluded", "carry_curvature": True})
     assert (video.disocclusion_fill, video.warm_stop, video.carry_curvature) == ("recolored", "disoccluded", True)
     assert resolve_variant("flowInit_temporalLoss")[1].warm_stop == "total"  # defaults unchanged
     assert not resolve_variant("flowInit_temporalLoss")[1].carry_curvature
+    with pytest.raises(StyleflowError, match="fill_change"):
+        resolve_variant({"base": "recolorFill", "fill_change": 0})
+    with pytest.raises(StyleflowError, match="fill_change: restricts a disocclusion fill.*disocclusion_fill: recolored"):
+        resolve_variant({"base": "flowInit_temporalLoss", "fill_change": 0.04})
+    assert resolve_variant("changedFill")[1].fill_change == 0.04
+    assert resolve_variant("flowInit_temporalLoss")[1].fill_change is None  # the default: unchanged
 
 
 def test_grid_shifts_visit_every_phase_of_the_stride_8_grid_on_each_axis():

@@ -64,7 +64,7 @@ def test_content_change_lowers_trust_only_where_the_content_changed():
     warped_content = content.copy()
     warped_content[4:12, 4:12] = 1.0 - warped_content[4:12, 4:12]  # the flow got this patch wrong
     mask = np.full((24, 32), 0.9, np.float32)
-    trust = content_change_trust(mask, content, warped_content, tau=0.1)
+    trust = content_change_trust(mask, content_change(content, warped_content), tau=0.1)
     assert trust.shape == mask.shape and trust.dtype == np.float32
     assert trust[6:10, 6:10].max() < 0.2 * 0.9
     assert np.allclose(trust[16:, 20:], 0.9)  # unchanged content: the mask alone

@@ -196,6 +196,10 @@ OPTIONS: tuple[Option, ...] = (
     _o("temporal_change", "float", None, "τ: the temporal loss's per-pixel weight is the mask times "
        "exp(-(Δ/τ)²), Δ the content's own change along the flow (mean absolute, [0, 1] units); null: the mask "
        "alone (docs/ghosts.md)", scope="video", minimum=0, exclusive_minimum=True, nullable=True, cli="video"),
+    _o("fill_change", "float", None, "τ: disocclusion_fill replaces only the distrusted pixels whose content "
+       "changed along the flow (weight 1 - exp(-(Δ/τ)²), Δ as for temporal_change); where the content is the same "
+       "the warped previous frame is no ghost and stays (static regions do not drift); null: every distrusted "
+       "pixel (docs/ghosts.md)", scope="video", minimum=0, exclusive_minimum=True, nullable=True, cli="video"),
     _o("first_init", "str", "content", "initialisation of the first frame and of frames after a scene cut",
        scope="video", choices=("content", "random", "model"), cli="video"),
     _o("model", "str", None, "a `styleflow train` file (in a grid: a `models:` name): with init or first_init "

@@ -18,7 +18,9 @@ Initialisation of frames after the first (Ruder et al. 2016, the source report's
   until 0.2: the unstylised colours it brings in every frame pull the whole frame's style
   statistics, and static regions drift (docs/long-clips.md); with ``disocclusion_fill: recolored``
   they start from the content recoloured to the neighbouring trusted stylised pixels
-  (:mod:`styleflow.video.fill`, docs/ghosts.md; the ``recolorFill`` variant).
+  (:mod:`styleflow.video.fill`, docs/ghosts.md; the ``recolorFill`` variant); ``fill_change: τ``
+  restricts the fill to the distrusted pixels whose content changed along the flow (or that the
+  flow brings in from outside the previous frame; the ``changedFill`` variant).
 
 ``temporal_weight`` (γ) > 0 adds Ruder's temporal loss against the warped earlier frames listed
 in ``long_term`` (frame offsets, closest first; ``[1]`` is the short-term loss); masks of farther
@@ -57,6 +59,9 @@ class _VideoSettingsMethods:
             setattr(self, o.name, check_value(o, getattr(self, o.name), where="variant "))
         if "model" in (self.init, self.first_init) and not self.model:
             raise StyleflowError("variant init/first_init 'model' needs `model: PATH` (a file from `styleflow train`)")
+        if self.fill_change is not None and self.disocclusion_fill == "warped":
+            raise StyleflowError("variant fill_change: restricts a disocclusion fill, but disocclusion_fill is "
+                                 "'warped' (none); add `disocclusion_fill: recolored` (or use the changedFill variant)")
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
@@ -125,6 +130,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # Issue 24 (docs/ghosts.md): disoccluded pixels start from the content recoloured to their
     # trusted stylised neighbours (less ghosting there; more iterations on real footage).
     "recolorFill": {"init": "prev_warped", "temporal_weight": _T, "disocclusion_fill": "recolored"},
+    # ... only where the content changed along the flow or came from outside the previous frame
+    # (fewer extra iterations, static regions within the drift bound).
+    "changedFill": {"init": "prev_warped", "temporal_weight": _T, "disocclusion_fill": "recolored", "fill_change": 0.04},
     # Feed-forward (styleflow.ff; give `model: PATH` or, in a grid, the name of a `models:` entry):
     # every frame is the network's output, no optimisation; the noTemporal row names a model
     # trained without the temporal loss; modelInit is the hybrid (the network's output as the

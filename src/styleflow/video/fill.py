@@ -12,6 +12,11 @@ as the variant's ``disocclusion_fill`` says:
   *neighbouring trusted stylised pixels* (:func:`recolor_to_neighbours`): the new content's shapes
   in the colours the painting has there, which the optimiser only has to texture.
 
+With ``fill_change: τ`` the fill's weight ``1 − c`` is multiplied by how much the content changed
+along the flow (:func:`styleflow.video.trust.change_weight`; 1 where the flow comes from outside the
+previous frame): a distrusted pixel that shows the same content as before keeps ``w`` — it is no
+ghost, and fresh colours there every frame cost iterations and make static regions drift.
+
 Images are ``(H, W, 3)`` float32 RGB in [0, 1]; masks ``(H, W)`` float32 in [0, 1].
 """
 
@@ -84,7 +89,8 @@ def recolor_to_neighbours(content: np.ndarray, stylised: np.ndarray, trust: np.n
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-def initial_image(fill: str, warped: np.ndarray, trust: np.ndarray, content: np.ndarray) -> np.ndarray:
+def initial_image(fill: str, warped: np.ndarray, trust: np.ndarray, content: np.ndarray,
+                  changed: np.ndarray | None = None) -> np.ndarray:
     """A ``prev_warped`` frame's start: ``warped`` where ``trust`` is 1, ``fill``'s image where it is 0.
 
     Args:
@@ -92,6 +98,9 @@ def initial_image(fill: str, warped: np.ndarray, trust: np.ndarray, content: np.
         warped: the previous stylised frame warped onto this frame ``(H, W, 3)``.
         trust: the consistency mask times the warp's inside-the-frame mask ``(H, W)`` in [0, 1].
         content: this frame's content ``(H, W, 3)``.
+        changed: ``(H, W)`` in [0, 1] or None: how much the content changed along the flow
+            (:func:`styleflow.video.trust.change_weight`); the fill's weight is ``(1 − trust) ·
+            changed`` (a distrusted pixel whose content is the same keeps the warped frame). None: ``1 − trust``.
     """
     if fill == "warped":
         return warped
@@ -101,5 +110,10 @@ def initial_image(fill: str, warped: np.ndarray, trust: np.ndarray, content: np.
         other = recolor_to_neighbours(content, warped, trust)
     else:
         raise StyleflowError(f"disocclusion_fill {fill!r}: expected one of {', '.join(FILLS)}")
-    c = trust[..., None]
-    return (c * warped + (1.0 - c) * other).astype(np.float32)
+    g = 1.0 - trust
+    if changed is not None:
+        if changed.shape != trust.shape:
+            raise StyleflowError(f"disocclusion fill: change weights {changed.shape} and mask {trust.shape} differ in size")
+        g = g * changed
+    g = g[..., None]
+    return ((1.0 - g) * warped + g * other).astype(np.float32)

@@ -27,7 +27,7 @@ from styleflow.progress import IterationBar
 from styleflow.video.clip import PreparedClip
 from styleflow.video.fill import initial_image
 from styleflow.video.store import FrameStore
-from styleflow.video.trust import content_change_trust
+from styleflow.video.trust import change_weight, content_change, content_change_trust
 
 #: Start modes that begin from a stylisation (stopped by the warm stopping rule).
 WARM_MODES = ("prev", "prev_warped", "multipass", "model")
@@ -55,6 +55,7 @@ class FrameContext:
     progress: bool = True
     ff_model: Any = None
     _warped: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _change: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @functools.cached_property
     def content(self) -> np.ndarray:
@@ -70,6 +71,16 @@ class FrameContext:
         """No earlier frame of the same shot in this pass's direction."""
         return not self.data.same_shot(self.k, self.nearest)
 
+    def content_change(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(Δ, inside)`` (H, W) each: the content's own change along the flow from frame ``m`` to
+        this one (:func:`styleflow.video.trust.content_change`) and where the flow stays inside frame
+        ``m`` (:func:`styleflow.motion.warp.warp`); computed once per frame."""
+        if m not in self._change:
+            flow, _ = self.data.flow_and_mask(self.k, m)
+            warped, inside = warp(self.data.content(m), flow, self.video.warp_interpolation)
+            self._change[m] = (content_change(self.content, warped), inside)
+        return self._change[m]
+
     def warped_neighbour(self, m: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame ``m`` of this pass, warped onto this frame's grid, and its reliability (the
         consistency mask times the inside-the-frame mask); computed once per frame."""
@@ -77,8 +88,7 @@ class FrameContext:
             flow, mask = self.data.flow_and_mask(self.k, m)
             image, inside = warp(self.store.load(m), flow, self.video.warp_interpolation)
             if self.video.temporal_change is not None:  # less trust where the content changed along the flow
-                mask = content_change_trust(mask, self.content, warp(self.data.content(m), flow, self.video.warp_interpolation)[0],
-                                            self.video.temporal_change)
+                mask = content_change_trust(mask, self.content_change(m)[0], self.video.temporal_change)
             self._warped[m] = (image, mask * inside)
         return self._warped[m]
 
@@ -120,7 +130,11 @@ def start(ctx: FrameContext) -> tuple[str, np.ndarray, int, int | None]:
         init = ctx.store.load(ctx.nearest)
     else:  # prev_warped: trust the warp where the mask does; elsewhere disocclusion_fill
         w, c = ctx.warped_neighbour(ctx.nearest)
-        init = initial_image(video.disocclusion_fill, w, c, content)
+        changed = None
+        if video.fill_change is not None:  # what the flow brought in from outside frame m counts as changed
+            delta, inside = ctx.content_change(ctx.nearest)
+            changed = 1.0 - inside * (1.0 - change_weight(delta, video.fill_change))
+        init = initial_image(video.disocclusion_fill, w, c, content, changed)
     coarse_to_fine = None
     if mode in ("prev", "prev_warped", "model") and not video.coarse_to_fine_later:
         coarse_to_fine = 1  # a coarse level would blur the good initialisation

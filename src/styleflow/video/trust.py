@@ -5,7 +5,8 @@ not see where the *content* itself changed along the flow (flow errors inside ob
 motion blur). There the warped stylisation is stale, and the temporal term should hold it less:
 ``trust = c · exp(−(Δ/τ)²)`` with ``Δ`` the per-pixel mean absolute difference (over channels,
 Gaussian-smoothed at 1 px) between the content frame and the previous content frame warped the
-same way.
+same way. :func:`change_weight` is the complement, ``1 − exp(−(Δ/τ)²)``: how much a pixel's
+content changed, which gates the disocclusion fill (``fill_change``, :mod:`styleflow.video.fill`).
 
 Images are ``(H, W, 3)`` float32 RGB in [0, 1], masks ``(H, W)`` float32 in [0, 1].
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["content_change", "content_change_trust"]
+__all__ = ["change_weight", "content_change", "content_change_trust"]
 
 
 def content_change(content: np.ndarray, warped_content: np.ndarray) -> np.ndarray:
@@ -25,9 +26,14 @@ def content_change(content: np.ndarray, warped_content: np.ndarray) -> np.ndarra
     return cv2.GaussianBlur(d, (0, 0), 1.0, borderType=cv2.BORDER_REFLECT)
 
 
-def content_change_trust(mask: np.ndarray, content: np.ndarray, warped_content: np.ndarray, tau: float) -> np.ndarray:
+def content_change_trust(mask: np.ndarray, change: np.ndarray, tau: float) -> np.ndarray:
     """``mask · exp(−(Δ/τ)²)`` (H, W) float32: the temporal term's per-pixel weight, lower where the
-    content changed along the flow by more than about ``tau`` (in [0, 1] intensity units)."""
-    d = content_change(content, warped_content)
-    return (mask * np.exp(-np.square(d / np.float32(tau)))).astype(np.float32)
+    content changed along the flow (``change``, :func:`content_change`) by more than about ``tau``
+    (in [0, 1] intensity units)."""
+    return (mask * np.exp(-np.square(change / np.float32(tau)))).astype(np.float32)
 
+
+def change_weight(change: np.ndarray, tau: float) -> np.ndarray:
+    """``1 − exp(−(Δ/τ)²)`` (H, W) float32: ~0 where the content stayed the same along the flow,
+    ~1 where it changed by more than about ``tau`` ([0, 1] intensity units)."""
+    return (1.0 - np.exp(-np.square(change / np.float32(tau)))).astype(np.float32)
