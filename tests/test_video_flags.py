@@ -27,6 +27,8 @@ def sample(o: R.Option) -> tuple[list[str], Any]:
         return [("--no-" if o.default else "--") + o.flag[2:]], not o.default
     if o.name == "model":
         return ["--model", "net.pt", "--first-init", "model"], "net.pt"
+    if o.name == "fill_change":  # restricts a fill: refused with the default `warped` (none)
+        return ["--fill-change", "0.05", "--disocclusion-fill", "recolored"], 0.05
     if o.choices:
         value = next(c for c in (o.cli_choices or o.choices) if c != o.default and c != "model")
         return [o.flag, value], value

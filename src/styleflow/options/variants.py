@@ -61,7 +61,8 @@ class _VideoSettingsMethods:
             raise StyleflowError("variant init/first_init 'model' needs `model: PATH` (a file from `styleflow train`)")
         if self.fill_change is not None and self.disocclusion_fill == "warped":
             raise StyleflowError("variant fill_change: restricts a disocclusion fill, but disocclusion_fill is "
-                                 "'warped' (none); add `disocclusion_fill: recolored` (or use the changedFill variant)")
+                                 "'warped' (none); add `disocclusion_fill: recolored` (--disocclusion-fill recolored) or use "
+                                 "the changedFill variant")
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
