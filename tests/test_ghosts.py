@@ -1,5 +1,6 @@
-"""Issue 24 ("no ghosts"): the recoloured disocclusion fill, the stop rule that watches the
-disoccluded pixels' content term, and the region-split content loss of the ghosts benchmark."""
+"""Issue 24 ("no ghosts"): the recoloured disocclusion fill and its gate on the content's change
+(``fill_change``), the stop rule that watches the disoccluded pixels' content term, and the
+region-split content loss of the ghosts benchmark."""
 
 from __future__ import annotations
 
@@ -167,7 +168,8 @@ def test_carried_curvature_gets_further_in_the_same_iterations():
 def test_a_clip_with_the_recolored_fill_starts_distrusted_pixels_from_it(tmp_path):
     """Zero budget for later frames: frame 2 is its start — the warped frame 1 where the mask
     trusts it, the content recoloured to the trusted neighbours where it does not (the border the
-    pan uncovers); and warm_stop/carry_curvature are accepted as variant fields."""
+    pan uncovers); with ``fill_change`` only the distrusted pixels whose content changed (or that
+    come from outside frame 1); and warm_stop/carry_curvature/fill_change are accepted as variant fields."""
     from styleflow.io.flo import read_flo
     from styleflow.io.images import read_image, write_image
     from styleflow.motion.warp import warp
