@@ -56,6 +56,7 @@ class FrameContext:
     ff_model: Any = None
     _warped: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
     _change: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    _flows: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @functools.cached_property
     def content(self) -> np.ndarray:
@@ -71,12 +72,18 @@ class FrameContext:
         """No earlier frame of the same shot in this pass's direction."""
         return not self.data.same_shot(self.k, self.nearest)
 
+    def flow_and_mask(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """The flow from this frame into frame ``m`` and its consistency mask, read once per frame."""
+        if m not in self._flows:
+            self._flows[m] = self.data.flow_and_mask(self.k, m)
+        return self._flows[m]
+
     def content_change(self, m: int) -> tuple[np.ndarray, np.ndarray]:
         """``(Δ, inside)`` (H, W) each: the content's own change along the flow from frame ``m`` to
         this one (:func:`styleflow.video.trust.content_change`) and where the flow stays inside frame
         ``m`` (:func:`styleflow.motion.warp.warp`); computed once per frame."""
         if m not in self._change:
-            flow, _ = self.data.flow_and_mask(self.k, m)
+            flow, _ = self.flow_and_mask(m)
             warped, inside = warp(self.data.content(m), flow, self.video.warp_interpolation)
             self._change[m] = (content_change(self.content, warped), inside)
         return self._change[m]
@@ -85,7 +92,7 @@ class FrameContext:
         """Frame ``m`` of this pass, warped onto this frame's grid, and its reliability (the
         consistency mask times the inside-the-frame mask); computed once per frame."""
         if m not in self._warped:
-            flow, mask = self.data.flow_and_mask(self.k, m)
+            flow, mask = self.flow_and_mask(m)
             image, inside = warp(self.store.load(m), flow, self.video.warp_interpolation)
             if self.video.temporal_change is not None:  # less trust where the content changed along the flow
                 mask = content_change_trust(mask, self.content_change(m)[0], self.video.temporal_change)

@@ -26,14 +26,19 @@ def content_change(content: np.ndarray, warped_content: np.ndarray) -> np.ndarra
     return cv2.GaussianBlur(d, (0, 0), 1.0, borderType=cv2.BORDER_REFLECT)
 
 
+def _unchanged(change: np.ndarray, tau: float) -> np.ndarray:
+    """``exp(−(Δ/τ)²)``: ~1 where the content stayed the same along the flow, ~0 where it changed."""
+    return np.exp(-np.square(change / np.float32(tau)))
+
+
 def content_change_trust(mask: np.ndarray, change: np.ndarray, tau: float) -> np.ndarray:
     """``mask · exp(−(Δ/τ)²)`` (H, W) float32: the temporal term's per-pixel weight, lower where the
     content changed along the flow (``change``, :func:`content_change`) by more than about ``tau``
     (in [0, 1] intensity units)."""
-    return (mask * np.exp(-np.square(change / np.float32(tau)))).astype(np.float32)
+    return (mask * _unchanged(change, tau)).astype(np.float32)
 
 
 def change_weight(change: np.ndarray, tau: float) -> np.ndarray:
     """``1 − exp(−(Δ/τ)²)`` (H, W) float32: ~0 where the content stayed the same along the flow,
     ~1 where it changed by more than about ``tau`` ([0, 1] intensity units)."""
-    return (1.0 - np.exp(-np.square(change / np.float32(tau)))).astype(np.float32)
+    return (1.0 - _unchanged(change, tau)).astype(np.float32)
